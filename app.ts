@@ -1,0 +1,56 @@
+// buildApp: the one place the service is assembled, for server.ts and tests.
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { AppConfig } from './lib/config'
+import configPlugin from './plugins/config'
+import dbPlugin from './plugins/db'
+import errorsPlugin from './plugins/errors'
+import redisPlugin from './plugins/redis'
+import healthRoutes from './routes/health'
+
+export interface BuildAppOptions {
+  /** Validated configuration with database.url resolved (see lib/database-url.ts). */
+  config: AppConfig
+  /** A pino instance to log to; by default one is made at config.logLevel. */
+  loggerInstance?: FastifyServerOptions['loggerInstance']
+}
+
+export function loggerOptions (config: AppConfig): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
+  return {
+    level: config.logLevel,
+    // Credentials never reach a log line.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token'], censor: '[redacted]' }
+  }
+}
+
+export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    ...(options.loggerInstance !== undefined ? { loggerInstance: options.loggerInstance } : { logger: loggerOptions(config) }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    // Shorter than a balancer's would be wrong: see README "Operating it".
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  if (config.jwtSecretGenerated) {
+    app.log.warn('JWT_SECRET is not set: using a random development secret (tokens will not survive a restart)')
+  }
+
+  await app.register(configPlugin, { config })
+  await app.register(errorsPlugin)
+  await app.register(dbPlugin)
+  await app.register(redisPlugin)
+  await app.register(healthRoutes)
+
+  // Every response names its request, so a client's report can be found in the logs.
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+
+  return app
+}

@@ -1,0 +1,112 @@
+// Configuration: read from the environment once, validated, and passed down
+// as a typed object. Nothing else in the service reads process.env.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import envSchema from 'env-schema'
+import { Type, type Static } from 'typebox'
+
+const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))
+
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Optional(LogLevel),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  DATABASE_POOL_MIN: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+  DATABASE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 30000 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000 }),
+  // 'true' verifies the server certificate; 'no-verify' encrypts without
+  // verifying (self-signed managed databases).
+  DATABASE_SSL: Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('no-verify')], { default: 'false' }),
+  EMBEDDED_DATABASE_DIR: Type.String({ minLength: 1, default: '.data' }),
+  EMBEDDED_DATABASE_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
+  MIGRATE_ON_START: Type.Optional(Type.Boolean()),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 1000 }),
+  DASHBOARD_REFRESH_INTERVAL_MS: Type.Integer({ minimum: 0, default: 300000 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 })
+})
+type Env = Static<typeof EnvSchema>
+
+export interface DatabaseConfig {
+  /** Undefined: start the embedded PostgreSQL (see lib/database.ts). */
+  url?: string
+  poolSize: number
+  poolMin: number
+  idleTimeoutMs: number
+  connectTimeoutMs: number
+  queryTimeoutMs: number
+  ssl: false | { rejectUnauthorized: boolean }
+}
+
+export interface AppConfig {
+  env: Env['NODE_ENV']
+  port: number
+  host: string
+  logLevel: string
+  database: DatabaseConfig
+  embedded: { dataDir: string; port: number }
+  /** Apply pending migrations before listening (default: only for the embedded database). */
+  migrateOnStart: boolean
+  redisUrl?: string
+  cacheTtlSeconds: number
+  jwtSecret: string
+  /** True when no JWT_SECRET was given and a random one was made (development only). */
+  jwtSecretGenerated: boolean
+  rateLimitMax: number
+  dashboardRefreshIntervalMs: number
+  shutdownGraceMs: number
+}
+
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(`Invalid configuration: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Validates an environment (process.env in production, a literal in tests). */
+export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | undefined>, cwd = process.cwd()): AppConfig {
+  let env: Env
+  try {
+    env = envSchema<Env>({ schema: EnvSchema, data: { ...source }, env: false, dotenv: false })
+  } catch (err) {
+    // ajv says e.g. "env/PORT must be <= 65535": name the variable plainly.
+    throw new ConfigError((err as Error).message.replace(/env\//g, '').replace(/\n/g, '; '))
+  }
+  if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_SIZE) {
+    throw new ConfigError('DATABASE_POOL_MIN must be <= DATABASE_POOL_SIZE')
+  }
+  if (env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
+  }
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    database: {
+      url: env.DATABASE_URL,
+      poolSize: env.DATABASE_POOL_SIZE,
+      poolMin: env.DATABASE_POOL_MIN,
+      idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+      ssl: env.DATABASE_SSL === 'false' ? false : { rejectUnauthorized: env.DATABASE_SSL === 'true' }
+    },
+    embedded: { dataDir: path.resolve(cwd, env.EMBEDDED_DATABASE_DIR), port: env.EMBEDDED_DATABASE_PORT },
+    migrateOnStart: env.MIGRATE_ON_START ?? env.DATABASE_URL === undefined,
+    redisUrl: env.REDIS_URL,
+    cacheTtlSeconds: env.CACHE_TTL_SECONDS,
+    jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
+    jwtSecretGenerated: env.JWT_SECRET === undefined,
+    rateLimitMax: env.RATE_LIMIT_MAX,
+    dashboardRefreshIntervalMs: env.DASHBOARD_REFRESH_INTERVAL_MS,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS
+  }
+}
