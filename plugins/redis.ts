@@ -11,6 +11,7 @@ declare module 'fastify' {
 }
 
 const PING_TIMEOUT_MS = 250
+const STARTUP_WAIT_MS = 1000
 
 /**
  * The Redis connection behind the response cache. Redis is optional at every
@@ -52,4 +53,14 @@ export default fp(async (app) => {
     }
   })
   app.addHook('onClose', async () => { redis.disconnect() })
+  // Start with the cache when Redis is there, but never wait long for it.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, STARTUP_WAIT_MS)
+    redis.once('ready', done)
+    function done (): void {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+  })
 }, { name: 'redis', dependencies: ['config'] })

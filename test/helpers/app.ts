@@ -5,16 +5,25 @@ import { loadConfig, type AppConfig } from '../../lib/config'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 /** Configuration as the service would load it, for a test database. */
-export function testConfig (databaseUrl: string, env: Record<string, string> = {}): AppConfig {
+export function testConfig (databaseUrl: string, env: Record<string, string | undefined> = {}): AppConfig {
   return loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL, JWT_SECRET: 'test-secret-that-is-at-least-32-characters', ...env })
 }
 
 interface Teardown { teardown (fn: () => unknown): void }
 
 /** A fresh app per test file, closed when the test ends. */
-export async function buildTestApp (t: Teardown, databaseUrl: string, env: Record<string, string> = {}): Promise<FastifyInstance> {
+export async function buildTestApp (t: Teardown, databaseUrl: string, env: Record<string, string | undefined> = {}): Promise<FastifyInstance> {
   const app = await buildApp({ config: testConfig(databaseUrl, env) })
   t.teardown(async () => await app.close())
   await app.ready()
   return app
+}
+
+/**
+ * Arguments that make `node` run a TypeScript entry point. Through -e, so
+ * the CommonJS loader (and ts-node's hook) handles it even when tap's
+ * coverage loaders are injected into child processes.
+ */
+export function tsNodeArgs (entry: string): string[] {
+  return ['-r', 'ts-node/register/transpile-only', '-e', `require(${JSON.stringify(entry)})`]
 }

@@ -1,0 +1,24 @@
+// npm run db:migrate — applies pending prisma/migrations (see lib/migrator.ts)
+// to DATABASE_URL, or to the embedded PostgreSQL when it is unset.
+import { ConfigError, loadConfig } from '../lib/config'
+import { resolveDatabase } from '../lib/database-url'
+import { applyMigrations, MigrationError } from '../lib/migrator'
+
+async function main (): Promise<number> {
+  const config = loadConfig(process.env)
+  const log = (line: string): void => { process.stdout.write(`${line}\n`) }
+  const database = await resolveDatabase(config, log)
+  try {
+    const result = await applyMigrations({ connectionString: database.url, ssl: config.database.ssl, log })
+    log(`${result.applied.length} applied, ${result.alreadyApplied.length} already applied`)
+    return 0
+  } finally {
+    await database.stop()
+  }
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  const known = err instanceof MigrationError || err instanceof ConfigError
+  process.stderr.write(`db:migrate failed: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})
