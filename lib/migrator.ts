@@ -6,11 +6,12 @@ import { createHash, randomUUID } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
+import { MIGRATIONS_DIR } from './paths'
 
 /** The advisory lock key Prisma's schema engine takes around migrations. */
 export const PRISMA_MIGRATION_LOCK_KEY = 72707369
 
-export const DEFAULT_MIGRATIONS_DIR = path.join(__dirname, '..', 'prisma', 'migrations')
+export const DEFAULT_MIGRATIONS_DIR = MIGRATIONS_DIR
 
 export interface MigrateOptions {
   connectionString: string
