@@ -20,10 +20,13 @@ export async function buildTestApp (t: Teardown, databaseUrl: string, env: Recor
 }
 
 /**
- * Arguments that make `node` run a TypeScript entry point. Through -e, so
+ * Arguments that make `node` run a TypeScript entry point; append the
+ * script's own arguments. Through -e, so
  * the CommonJS loader (and ts-node's hook) handles it even when tap's
  * coverage loaders are injected into child processes.
  */
 export function tsNodeArgs (entry: string): string[] {
-  return ['-r', 'ts-node/register/transpile-only', '-e', `require(${JSON.stringify(entry)})`]
+  // After '--', `entry` fills process.argv[1] as if it had been run directly,
+  // so the script's own arguments follow at process.argv[2].
+  return ['-r', 'ts-node/register/transpile-only', '-e', `require(${JSON.stringify(entry)})`, '--', entry]
 }
