@@ -15,13 +15,7 @@ export function urlFor (database: string): string {
 }
 
 async function admin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL })
-  await client.connect()
-  try {
-    return await fn(client)
-  } finally {
-    await client.end()
-  }
+  return await withClient(ADMIN_URL, fn)
 }
 
 export async function dropDatabase (name: string): Promise<void> {
