@@ -31,7 +31,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
-    // Shorter than a balancer's would be wrong: see README "Operating it".
+    // Longer than a load balancer's idle timeout (often 60 s), so the balancer,
+    // not us, closes idle keep-alive connections and never reuses a closed one.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }

@@ -43,10 +43,11 @@ function body (statusCode: number, code: string, message: string): ErrorBody {
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation !== undefined) {
+      // e.g. "body.name must NOT have more than 255 characters"
       const first = err.validation[0]
-      const field = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') ||
-        (first?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext || 'request'
-      return reply.code(400).send(body(400, 'VALIDATION_ERROR', `${err.validationContext ?? 'request'}${field !== err.validationContext ? `.${field}` : ''} ${first?.message ?? 'is invalid'}`))
+      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
+      const field = [err.validationContext, ...(first?.instancePath ?? '').split('/'), missing].filter(Boolean).join('.')
+      return reply.code(400).send(body(400, 'VALIDATION_ERROR', `${field} ${first?.message ?? 'is invalid'}`))
     }
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: safeDbError(err) }, 'database unavailable')
