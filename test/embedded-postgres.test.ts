@@ -2,18 +2,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { Client } from 'pg'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/embedded-postgres'
+import { withClient } from './helpers/database'
 import { freePort } from './helpers/net'
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
-  const client = new Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<T>(sql)).rows
-  } finally {
-    await client.end()
-  }
+  return await withClient(url, async (client) => (await client.query<T>(sql)).rows)
 }
 
 t.test('embedded postgres: init, persist across restarts, survive a crash', async (t) => {

@@ -4,9 +4,10 @@ import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
 import {
-  applyMigrations, DEFAULT_MIGRATIONS_DIR, migrationChecksum, MigrationError, needsNoTransaction,
+  applyMigrations, migrationChecksum, MigrationError, needsNoTransaction,
   PRISMA_MIGRATION_LOCK_KEY, readMigrations
 } from '../lib/migrator'
+import { MIGRATIONS_DIR } from '../lib/paths'
 import { createEmptyDatabase, withClient } from './helpers/database'
 
 const SEED_INDEXES = [
@@ -19,7 +20,7 @@ const SEED_INDEXES = [
 
 async function copyMigrations (): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-migrations-'))
-  await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
+  await cp(MIGRATIONS_DIR, dir, { recursive: true })
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
   return dir
 }
@@ -34,7 +35,7 @@ async function bookkeeping (url: string): Promise<Row[]> {
 t.test('fresh database: every migration applied, recorded as Prisma does, objects exist; second run is a no-op', async (t) => {
   const db = await createEmptyDatabase('migrate_fresh')
   t.teardown(db.drop)
-  const local = await readMigrations(DEFAULT_MIGRATIONS_DIR)
+  const local = await readMigrations(MIGRATIONS_DIR)
   t.ok(local.length >= 8, 'the project has its migrations')
 
   const first = await applyMigrations({ connectionString: db.url })
@@ -44,7 +45,7 @@ t.test('fresh database: every migration applied, recorded as Prisma does, object
   const rows = await bookkeeping(db.url)
   t.equal(rows.length, local.length)
   for (const [i, row] of rows.entries()) {
-    const file = await readFile(path.join(DEFAULT_MIGRATIONS_DIR, row.migration_name, 'migration.sql'))
+    const file = await readFile(path.join(MIGRATIONS_DIR, row.migration_name, 'migration.sql'))
     t.equal(row.migration_name, local[i]?.name)
     t.match(row.checksum, /^[0-9a-f]{64}$/)
     t.equal(row.checksum, migrationChecksum(file), `${row.migration_name}: checksum is sha256 of migration.sql`)
@@ -175,7 +176,7 @@ t.test('takes Prisma\'s advisory lock: waits for it, times out with P1002, and t
     applyMigrations({ connectionString: db.url }),
     applyMigrations({ connectionString: db.url })
   ])
-  const local = await readMigrations(DEFAULT_MIGRATIONS_DIR)
+  const local = await readMigrations(MIGRATIONS_DIR)
   t.equal(a.applied.length + b.applied.length, local.length, 'each migration applied by exactly one runner')
   t.ok(a.applied.length === 0 || b.applied.length === 0, 'the second runner waited for the first to finish')
   const rows = await bookkeeping(db.url)
