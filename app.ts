@@ -7,6 +7,10 @@ import configPlugin from './plugins/config'
 import dbPlugin from './plugins/db'
 import errorsPlugin from './plugins/errors'
 import redisPlugin from './plugins/redis'
+import authPlugin from './plugins/auth'
+import dashboardRefresh from './plugins/dashboard-refresh'
+import docsPlugin from './plugins/docs'
+import apiRoutes from './routes/api'
 import healthRoutes from './routes/health'
 
 export interface BuildAppOptions {
@@ -39,14 +43,18 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   if (config.jwtSecretGenerated) {
-    app.log.warn('JWT_SECRET is not set: using a random development secret (tokens will not survive a restart)')
+    app.log.warn('JWT_SECRET is not set: using a development secret (kept in EMBEDDED_DATABASE_DIR/jwt-secret by npm start); set JWT_SECRET in production')
   }
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(dbPlugin)
   await app.register(redisPlugin)
+  await app.register(authPlugin)
+  await app.register(docsPlugin)
   await app.register(healthRoutes)
+  await app.register(apiRoutes, { prefix: '/api/v1' })
+  await app.register(dashboardRefresh)
 
   // Every response names its request, so a client's report can be found in the logs.
   app.addHook('onSend', async (request, reply) => {

@@ -5,6 +5,7 @@ import pino from 'pino'
 import { buildApp, loggerOptions } from './app'
 import { ConfigError, loadConfig, type AppConfig } from './lib/config'
 import { resolveDatabase } from './lib/database-url'
+import { persistentDevSecret } from './lib/dev-secret'
 
 async function main (): Promise<void> {
   let config: AppConfig
@@ -17,6 +18,7 @@ async function main (): Promise<void> {
     }
     throw err
   }
+  if (config.jwtSecretGenerated) config = { ...config, jwtSecret: persistentDevSecret(config.embedded.dataDir) }
   const logger = pino(loggerOptions(config))
   const started = Date.now()
   const database = await resolveDatabase(config, (line) => logger.info(line), { migrate: config.migrateOnStart })

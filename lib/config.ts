@@ -27,6 +27,9 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  // How long a user's role and active flag are trusted before being re-read;
+  // the contract wants a deactivation to take effect within 60 s.
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 30000 }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 1000 }),
   DASHBOARD_REFRESH_INTERVAL_MS: Type.Integer({ minimum: 0, default: 300000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 })
@@ -58,6 +61,7 @@ export interface AppConfig {
   jwtSecret: string
   /** True when no JWT_SECRET was given and a random one was made (development only). */
   jwtSecretGenerated: boolean
+  authCacheTtlMs: number
   rateLimitMax: number
   dashboardRefreshIntervalMs: number
   shutdownGraceMs: number
@@ -105,6 +109,7 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
     cacheTtlSeconds: env.CACHE_TTL_SECONDS,
     jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtSecretGenerated: env.JWT_SECRET === undefined,
+    authCacheTtlMs: env.AUTH_CACHE_TTL_MS,
     rateLimitMax: env.RATE_LIMIT_MAX,
     dashboardRefreshIntervalMs: env.DASHBOARD_REFRESH_INTERVAL_MS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS

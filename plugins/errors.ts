@@ -31,6 +31,25 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   return false
 }
 
+// Fastify's own codes for body problems, in the contract's plainer words.
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH'
+}
+
+/** e.g. "body.name must NOT have more than 255 characters", "body.foo is not allowed". */
+function validationMessage (err: FastifyError): string {
+  const first = err.validation?.[0]
+  const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string }
+  const field = [err.validationContext, ...(first?.instancePath ?? '').split('/'), params.missingProperty ?? params.additionalProperty]
+    .filter(Boolean).join('.')
+  if (params.additionalProperty !== undefined) return `${field} is not allowed`
+  return `${field} ${first?.message ?? 'is invalid'}`
+}
+
 function body (statusCode: number, code: string, message: string): ErrorBody {
   return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code }
 }
@@ -43,22 +62,26 @@ function body (statusCode: number, code: string, message: string): ErrorBody {
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation !== undefined) {
-      // e.g. "body.name must NOT have more than 255 characters"
-      const first = err.validation[0]
-      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
-      const field = [err.validationContext, ...(first?.instancePath ?? '').split('/'), missing].filter(Boolean).join('.')
-      return reply.code(400).send(body(400, 'VALIDATION_ERROR', `${field} ${first?.message ?? 'is invalid'}`))
+      return reply.code(400).send(body(400, 'VALIDATION_ERROR', validationMessage(err)))
     }
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: safeDbError(err) }, 'database unavailable')
       return reply.code(503).header('retry-after', '5').send(body(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'))
     }
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    const prismaCode = (err as { code?: unknown }).code
+    if (prismaCode === 'P2025') {
+      return reply.code(404).send(body(404, 'NOT_FOUND', 'Resource not found'))
+    }
+    if (prismaCode === 'P2002') {
+      return reply.code(409).send(body(409, 'CONFLICT', 'A resource with the same unique value already exists'))
+    }
+    const status = typeof err.statusCode === 'number' && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500
     if (status === 500) {
       request.log.error({ err: { ...safeDbError(err), stack: err.stack } }, 'unhandled error')
       return reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Internal server error'))
     }
-    return reply.code(status).send(body(status, err.code ?? 'ERROR', err.message))
+    if (status === 401) void reply.header('www-authenticate', 'Bearer')
+    return reply.code(status).send(body(status, FASTIFY_CODES[err.code] ?? err.code ?? 'ERROR', err.message))
   })
 
   app.setNotFoundHandler((request, reply) => {

@@ -1,0 +1,20 @@
+// Strong entity tags computed from a resource's representation, so the same
+// function answers GET (ETag) and checks PATCH (If-Match): a tag matches only
+// while every field of the representation is unchanged.
+import { createHash } from 'node:crypto'
+
+export function etagOf (representation: unknown): string {
+  const digest = createHash('sha1').update(JSON.stringify(representation)).digest('base64url')
+  return `"${digest}"`
+}
+
+/**
+ * RFC 9110 §13.1.1 If-Match: "*" matches any current representation; otherwise
+ * one of the listed tags must equal the current one by strong comparison
+ * (weak tags never match).
+ */
+export function ifMatchSatisfied (header: string, currentEtag: string): boolean {
+  const value = header.trim()
+  if (value === '*') return true
+  return value.split(',').some((tag) => tag.trim() === currentEtag)
+}

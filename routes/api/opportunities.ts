@@ -1,0 +1,88 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { etagOf } from '../../lib/etag'
+import { STAGES } from '../../services/opportunities'
+import type { Services } from './services'
+import { commonErrors, DateTime, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from './schemas'
+
+const Stage = Type.Enum([...STAGES])
+// numeric(14,2): up to 12 integer digits and 2 decimals; a JSON number is accepted too (coerced).
+const Money = Type.String({ pattern: '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$', description: 'decimal with at most two places, e.g. "125000.00"' })
+const CalendarDate = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
+
+const Opportunity = Type.Object({
+  id: Uuid,
+  organizationId: Uuid,
+  name: Type.String(),
+  stage: Stage,
+  value: Type.String({ description: 'two-place decimal string, e.g. "125000.00"' }),
+  closeDate: Type.Optional(CalendarDate),
+  createdAt: DateTime,
+  updatedAt: DateTime
+})
+
+const Name = Type.String({ minLength: 1, maxLength: 255 })
+const optionalFields = {
+  stage: Type.Optional(Stage),
+  value: Type.Optional(Money),
+  closeDate: Type.Optional(Nullable(CalendarDate))
+}
+const CreateBody = Type.Object({ name: Name, ...optionalFields }, { additionalProperties: false })
+const UpdateBody = Type.Object({ name: Type.Optional(Name), ...optionalFields }, { additionalProperties: false, minProperties: 1 })
+
+const tags = ['opportunities']
+const security = [{ bearerAuth: [] }]
+
+const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { opportunities } = services
+
+  app.get('/organizations/:id/opportunities', {
+    schema: {
+      tags, security, summary: 'List an organization\'s opportunities, newest first',
+      params: IdParams,
+      querystring: Type.Object({ stage: Type.Optional(Stage), ...PageQuery }, { additionalProperties: false }),
+      response: { 200: PageOf(Opportunity), ...commonErrors }
+    }
+  }, async (request) => await opportunities.list(request.caller, request.params.id, request.query))
+
+  app.post('/organizations/:id/opportunities', {
+    schema: {
+      tags, security, summary: 'Open an opportunity on an organization',
+      params: IdParams,
+      body: CreateBody,
+      response: { 201: Opportunity, ...commonErrors }
+    }
+  }, async (request, reply) => {
+    const created = await opportunities.create(request.caller, request.params.id, request.body)
+    void reply.code(201).header('location', `${app.prefix}/opportunities/${created.id}`).header('etag', etagOf(created))
+    return created
+  })
+
+  app.get('/opportunities/:id', {
+    schema: {
+      tags, security, summary: 'Read an opportunity (strong ETag)',
+      params: IdParams,
+      response: { 200: Opportunity, ...commonErrors }
+    }
+  }, async (request, reply) => {
+    const opportunity = await opportunities.get(request.caller, request.params.id)
+    void reply.header('etag', etagOf(opportunity))
+    return opportunity
+  })
+
+  app.patch('/opportunities/:id', {
+    schema: {
+      tags, security, summary: 'Update an opportunity, stage included (If-Match: 412 when changed since)',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: UpdateBody,
+      response: { 200: Opportunity, 412: ErrorResponse, ...commonErrors }
+    }
+  }, async (request, reply) => {
+    const updated = await opportunities.update(request.caller, request.params.id, request.body, request.headers['if-match'])
+    void reply.header('etag', etagOf(updated))
+    return updated
+  })
+}
+
+export default opportunityRoutes

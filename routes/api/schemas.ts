@@ -1,0 +1,53 @@
+// TypeBox schemas shared by the API routes: they validate input, drive the
+// fast serializer and make up the OpenAPI document. Optional response fields
+// are the ones the contract omits when null (services map NULL to undefined).
+import { Type, type TSchema, type Static } from 'typebox'
+
+export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
+/** Serialized from a Date by the response serializer. */
+export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' })
+
+/** A field a PATCH may clear: `null` or a value. A type array, not anyOf, so ajv's coercion never turns null into "". */
+export function Nullable<T extends TSchema> (schema: T): ReturnType<typeof Type.Unsafe<Static<T> | null>> {
+  const { type, ...rest } = schema as unknown as { type: string } & Record<string, unknown>
+  return Type.Unsafe<Static<T> | null>({ ...rest, type: [type, 'null'] })
+}
+
+export const IdParams = Type.Object({ id: Uuid })
+
+export const PageQuery = {
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 })
+}
+
+export const PageInfo = Type.Object({
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  hasMore: Type.Boolean({ description: 'true when another page follows' })
+})
+
+export function PageOf<T extends TSchema> (item: T) {
+  return Type.Object({ data: Type.Array(item), page: PageInfo })
+}
+
+export const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  code: Type.String()
+}, { description: 'Error' })
+
+/** The error answers every authenticated route can give, for the OpenAPI document and serializer. */
+export const commonErrors = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  404: ErrorResponse,
+  503: ErrorResponse
+}
+
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'ETag from a previous GET: the update applies only if the resource is unchanged (else 412)' }))
+})
+
+export const PriorityLevel = Type.Enum(['A', 'B', 'C', 'D'], { description: 'A is highest' })
+export const Email = Type.String({ format: 'email', maxLength: 255 })

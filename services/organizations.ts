@@ -1,0 +1,190 @@
+// Organizations: the listing through get_organizations_optimized ($queryRaw,
+// parameters bound by Prisma.sql), plain CRUD through Prisma, and PATCH with
+// an If-Match check made under a row lock so concurrent writers serialize.
+import { Prisma, type PrismaClient } from '../generated/prisma/client'
+import type { PriorityLevel } from '../generated/prisma/enums'
+import type { Caller } from '../lib/caller'
+import { etagOf, ifMatchSatisfied } from '../lib/etag'
+import { ForbiddenError, InvalidFieldError, NotFoundError, PreconditionFailedError } from '../lib/http-errors'
+import { DAY_MS, omitNull, paginate, scopeUserId, visibleOrganizations, type Page } from './scope'
+
+type Db = PrismaClient | Prisma.TransactionClient
+
+export interface OrganizationSummary {
+  id: string
+  name: string
+  industrySegment?: string
+  priorityLevel: PriorityLevel
+  primaryEmail?: string
+  primaryPhone?: string
+  annualRevenue?: number
+  createdAt: Date
+  contactCount: number
+  interactionCount: number
+  opportunityCount: number
+}
+
+export interface Organization extends OrganizationSummary {
+  website?: string
+  assignedUserId: string
+  updatedAt: Date
+}
+
+export interface OrganizationListQuery {
+  industrySegment?: string
+  priorityLevel?: PriorityLevel
+  search?: string
+  assignedUserId?: string
+  limit: number
+  offset: number
+}
+
+export interface OrganizationInput {
+  name?: string
+  industrySegment?: string | null
+  priorityLevel?: PriorityLevel
+  primaryEmail?: string | null
+  primaryPhone?: string | null
+  website?: string | null
+  annualRevenue?: number | null
+  assignedUserId?: string
+}
+
+interface ListingRow {
+  id: string
+  name: string
+  industry_segment: string | null
+  priority_level: PriorityLevel
+  primary_email: string | null
+  primary_phone: string | null
+  annual_revenue: bigint | null
+  created_at: Date
+  contact_count: bigint
+  interaction_count: bigint
+  opportunity_count: bigint
+}
+
+const INTERACTION_WINDOW_DAYS = 90
+const OPEN_STAGES = ['prospecting', 'qualification', 'proposal', 'negotiation'] as const
+
+function toNumber (value: bigint | null): number | undefined {
+  return value === null ? undefined : Number(value)
+}
+
+export class OrganizationService {
+  constructor (private readonly prisma: PrismaClient) {}
+
+  async list (caller: Caller, query: OrganizationListQuery): Promise<{ data: OrganizationSummary[]; page: Page }> {
+    // Members always get their own; an admin may narrow to one user.
+    const userId = caller.role === 'admin' ? (query.assignedUserId ?? null) : caller.id
+    const rows = await this.prisma.$queryRaw<ListingRow[]>(Prisma.sql`
+      SELECT * FROM get_organizations_optimized(
+        ${userId}::uuid, ${query.industrySegment ?? null}::varchar, ${query.priorityLevel ?? null}::priority_level,
+        ${query.search ?? null}::varchar, ${query.limit + 1}::integer, ${query.offset}::integer)`)
+    return paginate(rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      industrySegment: omitNull(row.industry_segment),
+      priorityLevel: row.priority_level,
+      primaryEmail: omitNull(row.primary_email),
+      primaryPhone: omitNull(row.primary_phone),
+      annualRevenue: toNumber(row.annual_revenue),
+      createdAt: row.created_at,
+      contactCount: Number(row.contact_count),
+      interactionCount: Number(row.interaction_count),
+      opportunityCount: Number(row.opportunity_count)
+    })), query.limit, query.offset)
+  }
+
+  async get (caller: Caller, id: string): Promise<Organization> {
+    return await this.read(this.prisma, caller, id)
+  }
+
+  async create (caller: Caller, input: OrganizationInput & { name: string }): Promise<Organization> {
+    const assignedUserId = await this.checkAssignee(caller, input.assignedUserId)
+    const created = await this.prisma.organization.create({
+      data: { ...input, assignedUserId },
+      select: { id: true }
+    })
+    return await this.read(this.prisma, caller, created.id)
+  }
+
+  /**
+   * Partial update. With If-Match, the row is locked (FOR UPDATE) before its
+   * current ETag is compared, so of two PATCHes carrying the same ETag the
+   * second waits for the first, sees the new representation and gets 412.
+   */
+  async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string): Promise<Organization> {
+    if (input.assignedUserId !== undefined) await this.checkAssignee(caller, input.assignedUserId)
+    const scopedUser = scopeUserId(caller)
+    return await this.prisma.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`
+        SELECT id FROM organizations
+        WHERE id = ${id}::uuid AND is_deleted = FALSE
+          AND (${scopedUser}::uuid IS NULL OR assigned_user_id = ${scopedUser}::uuid)
+        FOR UPDATE`)
+      if (locked.length === 0) throw new NotFoundError('Organization')
+      if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(await this.read(tx, caller, id)))) {
+        throw new PreconditionFailedError()
+      }
+      await tx.organization.update({ where: { id }, data: input, select: { id: true } })
+      return await this.read(tx, caller, id)
+    })
+  }
+
+  async softDelete (caller: Caller, id: string): Promise<void> {
+    const { count } = await this.prisma.organization.updateMany({
+      where: { id, ...visibleOrganizations(caller) },
+      data: { isDeleted: true }
+    })
+    if (count === 0) throw new NotFoundError('Organization')
+  }
+
+  /** Throws 404 unless the caller may see this organization (used by the nested resources). */
+  async assertVisible (caller: Caller, id: string): Promise<void> {
+    const found = await this.prisma.organization.findFirst({ where: { id, ...visibleOrganizations(caller) }, select: { id: true } })
+    if (found === null) throw new NotFoundError('Organization')
+  }
+
+  private async read (db: Db, caller: Caller, id: string): Promise<Organization> {
+    const since = new Date(Date.now() - INTERACTION_WINDOW_DAYS * DAY_MS)
+    const row = await db.organization.findFirst({
+      where: { id, ...visibleOrganizations(caller) },
+      include: {
+        _count: {
+          select: {
+            contacts: { where: { isDeleted: false } },
+            interactions: { where: { createdAt: { gte: since } } },
+            opportunities: { where: { stage: { in: [...OPEN_STAGES] } } }
+          }
+        }
+      }
+    })
+    if (row === null) throw new NotFoundError('Organization')
+    return {
+      id: row.id,
+      name: row.name,
+      industrySegment: omitNull(row.industrySegment),
+      priorityLevel: row.priorityLevel,
+      primaryEmail: omitNull(row.primaryEmail),
+      primaryPhone: omitNull(row.primaryPhone),
+      website: omitNull(row.website),
+      annualRevenue: toNumber(row.annualRevenue),
+      assignedUserId: row.assignedUserId,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      contactCount: row._count.contacts,
+      interactionCount: row._count.interactions,
+      opportunityCount: row._count.opportunities
+    }
+  }
+
+  /** A member may only assign to themselves; an admin to any active user. */
+  private async checkAssignee (caller: Caller, assignedUserId: string | undefined): Promise<string> {
+    if (assignedUserId === undefined || assignedUserId === caller.id) return caller.id
+    if (caller.role !== 'admin') throw new ForbiddenError('Members can only assign organizations to themselves')
+    const user = await this.prisma.user.findFirst({ where: { id: assignedUserId, isActive: true }, select: { id: true } })
+    if (user === null) throw new InvalidFieldError('body.assignedUserId', 'does not name an active user')
+    return assignedUserId
+  }
+}
