@@ -46,6 +46,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     app.log.warn('JWT_SECRET is not set: using a development secret (kept in EMBEDDED_DATABASE_DIR/jwt-secret by npm start); set JWT_SECRET in production')
   }
 
+  // JSON only (contract §2): any other body type answers 415, text/plain included.
+  app.removeContentTypeParser('text/plain')
+
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(dbPlugin)
