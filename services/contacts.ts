@@ -69,6 +69,10 @@ export class ContactService {
     await this.organizations.assertVisible(caller, organizationId)
     return await this.prisma.$transaction(async (tx) => {
       if (input.isPrimary === true) {
+        // Serializes primary changers of one organization: otherwise two of them each clear
+        // the primaries they can see (not each other's uncommitted one) and both commit.
+        // NO KEY UPDATE: plain contact inserts (their FK check takes KEY SHARE) do not wait.
+        await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE`
         await tx.contact.updateMany({ where: { organizationId, isPrimary: true }, data: { isPrimary: false } })
       }
       return toContact(await tx.contact.create({ data: { ...input, organizationId } }))
@@ -83,6 +87,11 @@ export class ContactService {
   async update (caller: Caller, id: string, input: ContactInput, ifMatch?: string): Promise<Contact> {
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
+      if (input.isPrimary === true) {
+        // As in create, and before the contact's row lock so primary changers never deadlock.
+        await tx.$queryRaw`SELECT o.id FROM organizations o JOIN contacts c ON c.organization_id = o.id
+          WHERE c.id = ${id}::uuid FOR NO KEY UPDATE OF o`
+      }
       const locked = await tx.$queryRaw<Array<{ organization_id: string }>>(Prisma.sql`
         SELECT c.organization_id FROM contacts c
         JOIN organizations o ON o.id = c.organization_id
