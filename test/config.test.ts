@@ -11,8 +11,12 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.embedded.dataDir, '/srv/app/.data')
   t.equal(config.migrateOnStart, true, 'the embedded database is migrated on start')
   t.same(config.database, {
-    url: undefined, poolSize: 20, poolMin: 2, idleTimeoutMs: 30000, connectTimeoutMs: 5000, queryTimeoutMs: 10000, ssl: false
+    url: undefined, poolSize: 20, poolMin: 2, idleTimeoutMs: 30000, connectTimeoutMs: 5000, queryTimeoutMs: 10000, ssl: false, slowQueryMs: 500
   })
+  t.equal(config.authCacheTtlMs, 30000, 'a deactivation takes effect within 30 s')
+  t.equal(config.metricsPort, undefined, '/metrics on the main port')
+  t.same(config.pressure, { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, sampleIntervalMs: 1000 })
+  t.same(config.memory, { sampleIntervalMs: 30000, historySize: 100, warnRatio: 0.85 }, 'the seed\'s memory manager settings')
   t.equal(config.cacheTtlSeconds, 300)
   t.equal(config.redisUrl, undefined)
   t.ok(config.jwtSecretGenerated, 'a development secret is generated')
@@ -49,7 +53,11 @@ t.test('a bad value names the variable', async (t) => {
     [{ JWT_SECRET: 'short' }, /JWT_SECRET must NOT have fewer than 32 characters/],
     [{ NODE_ENV: 'production' }, /JWT_SECRET is required when NODE_ENV=production/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
-    [{ CACHE_TTL_SECONDS: '-1' }, /CACHE_TTL_SECONDS must be >= 1/]
+    [{ CACHE_TTL_SECONDS: '-1' }, /CACHE_TTL_SECONDS must be >= 1/],
+    [{ AUTH_CACHE_TTL_MS: '60001' }, /AUTH_CACHE_TTL_MS must be <= 60000/],
+    [{ METRICS_PORT: 'x' }, /METRICS_PORT must be integer/],
+    [{ MEMORY_WARN_RATIO: '1.5' }, /MEMORY_WARN_RATIO must be <= 1/],
+    [{ MAX_HEAP_USED_BYTES: '-1' }, /MAX_HEAP_USED_BYTES must be >= 0/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
