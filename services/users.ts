@@ -54,7 +54,8 @@ export class UserService {
 
   /** An admin cannot demote or deactivate themselves, so the service never loses its last way in by accident. */
   async update (caller: Caller, id: string, input: UserInput): Promise<User> {
-    if (id === caller.id && (input.isActive === false || (input.role !== undefined && input.role !== 'admin'))) {
+    // UUIDs compare case-insensitively (PostgreSQL accepts either case): compare canonical forms.
+    if (id.toLowerCase() === caller.id.toLowerCase() && (input.isActive === false || (input.role !== undefined && input.role !== 'admin'))) {
       throw new ConflictError('You cannot deactivate or demote your own account')
     }
     try {
