@@ -12,6 +12,10 @@ import dashboardRefresh from './plugins/dashboard-refresh'
 import docsPlugin from './plugins/docs'
 import apiRoutes from './routes/api'
 import healthRoutes from './routes/health'
+import loadShedding from './plugins/load-shedding'
+import memoryPlugin from './plugins/memory'
+import metricsPlugin from './plugins/metrics'
+import requestLog from './plugins/request-log'
 
 export interface BuildAppOptions {
   /** Validated configuration with database.url resolved (see lib/database-url.ts). */
@@ -23,8 +27,32 @@ export interface BuildAppOptions {
 export function loggerOptions (config: AppConfig): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
   return {
     level: config.logLevel,
-    // Credentials never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token'], censor: '[redacted]' }
+    // Credentials and SQL parameter values never reach a log line.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token', '*.params', '*.parameters', '*.values'],
+      censor: '[redacted]'
+    },
+    serializers: {
+      // The path only: query strings carry search terms and other user data,
+      // which stay out of info-level logs like SQL parameter values do.
+      req: (req: { method: string; url: string; headers: Record<string, unknown>; socket?: { remoteAddress?: string } }) => ({
+        method: req.method,
+        url: req.url.split('?')[0],
+        remoteAddress: req.socket?.remoteAddress
+      })
+    },
+    // Human-readable lines for a developer's terminal only; JSON everywhere else
+    // (a pipe, a file, a container's log collector).
+    ...(config.env === 'development' && process.stdout.isTTY && prettyAvailable() ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
+  }
+}
+
+function prettyAvailable (): boolean {
+  try {
+    require.resolve('pino-pretty')
+    return true
+  } catch {
+    return false // a production install (--omit=dev) has no pino-pretty
   }
 }
 
@@ -39,7 +67,12 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // not us, closes idle keep-alive connections and never reuses a closed one.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
+      // ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL
+      // rejects (a 500): only the bare 8-4-4-4-12 form is a uuid here.
+      onCreate: (ajv) => { ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i) }
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   if (config.jwtSecretGenerated) {
@@ -51,7 +84,11 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(requestLog)
+  await app.register(loadShedding)
+  await app.register(memoryPlugin)
   await app.register(dbPlugin)
+  await app.register(metricsPlugin)
   await app.register(redisPlugin)
   await app.register(authPlugin)
   await app.register(docsPlugin)

@@ -3,6 +3,7 @@
 // are the ones the contract omits when null (services map NULL to undefined).
 import { Type, type TSchema, type Static } from 'typebox'
 
+/** Validated by the strict uuid format app.ts installs (no "urn:uuid:" prefix). */
 export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
 /** Serialized from a Date by the response serializer. */
 export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' })
