@@ -32,7 +32,20 @@ const EnvSchema = Type.Object({
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 30000 }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 1000 }),
   DASHBOARD_REFRESH_INTERVAL_MS: Type.Integer({ minimum: 0, default: 300000 }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 })
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  // /metrics on a port of its own (e.g. not exposed through the load balancer).
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  // Load shedding (@fastify/under-pressure): 503 + Retry-After past these; 0 turns a check off.
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  MAX_RSS_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  // The seed's memory manager: a sample every 30 s, the last 100 kept, a warning above 85 % of the heap limit.
+  MEMORY_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, default: 30000 }),
+  MEMORY_HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
+  MEMORY_WARN_RATIO: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.85 }),
+  // Queries slower than this are logged (by name, never with values); 0 logs none.
+  SLOW_QUERY_MS: Type.Integer({ minimum: 0, default: 500 })
 })
 type Env = Static<typeof EnvSchema>
 
@@ -45,6 +58,8 @@ export interface DatabaseConfig {
   connectTimeoutMs: number
   queryTimeoutMs: number
   ssl: false | { rejectUnauthorized: boolean }
+  /** Queries slower than this are logged by name (0: never). */
+  slowQueryMs: number
 }
 
 export interface AppConfig {
@@ -65,6 +80,9 @@ export interface AppConfig {
   rateLimitMax: number
   dashboardRefreshIntervalMs: number
   shutdownGraceMs: number
+  metricsPort?: number
+  pressure: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; maxRssBytes: number; sampleIntervalMs: number }
+  memory: { sampleIntervalMs: number; historySize: number; warnRatio: number }
 }
 
 export class ConfigError extends Error {
@@ -101,7 +119,8 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
       idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
-      ssl: env.DATABASE_SSL === 'false' ? false : { rejectUnauthorized: env.DATABASE_SSL === 'true' }
+      ssl: env.DATABASE_SSL === 'false' ? false : { rejectUnauthorized: env.DATABASE_SSL === 'true' },
+      slowQueryMs: env.SLOW_QUERY_MS
     },
     embedded: { dataDir: path.resolve(cwd, env.EMBEDDED_DATABASE_DIR), port: env.EMBEDDED_DATABASE_PORT },
     migrateOnStart: env.MIGRATE_ON_START ?? env.DATABASE_URL === undefined,
@@ -112,6 +131,14 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
     authCacheTtlMs: env.AUTH_CACHE_TTL_MS,
     rateLimitMax: env.RATE_LIMIT_MAX,
     dashboardRefreshIntervalMs: env.DASHBOARD_REFRESH_INTERVAL_MS,
-    shutdownGraceMs: env.SHUTDOWN_GRACE_MS
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    metricsPort: env.METRICS_PORT,
+    pressure: {
+      maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: env.MAX_HEAP_USED_BYTES,
+      maxRssBytes: env.MAX_RSS_BYTES,
+      sampleIntervalMs: env.PRESSURE_SAMPLE_INTERVAL_MS
+    },
+    memory: { sampleIntervalMs: env.MEMORY_SAMPLE_INTERVAL_MS, historySize: env.MEMORY_HISTORY_SIZE, warnRatio: env.MEMORY_WARN_RATIO }
   }
 }

@@ -22,6 +22,22 @@ export interface DatabaseLogger {
   error (obj: object, msg: string): void
 }
 
+/** Called after every query (metrics): its duration, whether it failed, and its name. */
+export type QueryObserver = (durationMs: number, failed: boolean, name: string) => void
+
+/**
+ * A short name for a statement, safe to log and to use as a metric label:
+ * the verb and the first table or function it names, never any value
+ * (e.g. "select organizations", "select get_organizations_optimized", "begin").
+ */
+export function queryName (text: unknown): string {
+  if (typeof text !== 'string') return 'unknown'
+  const verb = /^\s*(\w+)/.exec(text)?.[1]?.toLowerCase() ?? 'unknown'
+  const target = /\b(?:from|into|update|join)\s+(?:"?\w+"?\.)?"?(\w+)"?/i.exec(text)?.[1] ??
+    /^\s*select\s+(?:\*\s+from\s+)?(\w+)\s*\(/i.exec(text)?.[1]
+  return target === undefined ? verb : `${verb} ${target.toLowerCase()}`
+}
+
 export type TransactionClient = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0]
 
 /**
@@ -47,6 +63,14 @@ export class Database {
   private queryCount = 0
   private totalQueryMs = 0
   private errorCount = 0
+  /** Set by the metrics plugin. */
+  onQuery: QueryObserver | undefined
+  /**
+   * The logger of whoever issues a query (the request being served), read
+   * when the query is sent: pg completes queries in its socket's async
+   * context, where the request's is gone.
+   */
+  currentLogger: (() => DatabaseLogger | undefined) | undefined
 
   constructor (readonly config: DatabaseConfig & { url: string }, private readonly logger: DatabaseLogger) {
     this.pool = new pg.Pool({
@@ -83,17 +107,27 @@ export class Database {
   // transactions), without touching its text or values.
   private instrument (client: pg.PoolClient): void {
     const original = client.query.bind(client) as (...args: unknown[]) => unknown
-    const record = (started: number, failed: boolean): void => {
+    const slowQueryMs = this.config.slowQueryMs
+    const record = (started: number, failed: boolean, text: unknown, log: DatabaseLogger): void => {
+      const ms = performance.now() - started
       this.queryCount++
-      this.totalQueryMs += performance.now() - started
+      this.totalQueryMs += ms
       if (failed) this.errorCount++
+      if (this.onQuery !== undefined || (slowQueryMs > 0 && ms >= slowQueryMs)) {
+        const name = queryName(text)
+        this.onQuery?.(ms, failed, name)
+        if (slowQueryMs > 0 && ms >= slowQueryMs) log.warn({ query: name, durationMs: Math.round(ms), failed }, 'slow query')
+      }
     }
     ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const started = performance.now()
+      const first = args[0] as { text?: unknown } | string | undefined
+      const text = typeof first === 'string' ? first : first?.text
+      const log = this.currentLogger?.() ?? this.logger
       const callback = args[args.length - 1]
       if (typeof callback === 'function') {
         args[args.length - 1] = (err: unknown, res: unknown) => {
-          record(started, err != null)
+          record(started, err != null, text, log)
           return (callback as (e: unknown, r: unknown) => unknown)(err, res)
         }
         return original(...args)
@@ -101,8 +135,8 @@ export class Database {
       const result = original(...args)
       if (result instanceof Promise) {
         return result.then(
-          (value) => { record(started, false); return value },
-          (err) => { record(started, true); throw err })
+          (value) => { record(started, false, text, log); return value },
+          (err) => { record(started, true, text, log); throw err })
       }
       return result
     }

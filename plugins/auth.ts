@@ -23,6 +23,8 @@ declare module 'fastify' {
     requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** Drops a user from this process's caller cache (after their role or status changed). */
     forgetCaller: (userId: string) => void
+    /** Size and limits of the caller cache (admin runtime). */
+    callerCacheStats: () => { size: number; max: number; ttlMs: number }
     /** Signs a token for a user id (the token script and tests). */
     signToken: (userId: string, expiresIn?: string) => string
   }
@@ -84,6 +86,8 @@ export default fp(async (app) => {
   })
 
   app.decorate('forgetCaller', (userId: string) => { callers.delete(userId.toLowerCase()) })
+
+  app.decorate('callerCacheStats', () => ({ size: callers.size, max: callers.max, ttlMs: callers.ttl }))
 
   app.decorate('signToken', (userId: string, expiresIn = '1h') => app.jwt.sign({ sub: userId }, { expiresIn }))
 }, { name: 'auth', dependencies: ['config', 'db'] })

@@ -14,6 +14,7 @@ const dashboardRefresh: FastifyPluginAsync = async (app) => {
     if (running !== undefined) return // the previous refresh is still going
     running = dashboard.refresh({ wait: false })
       .then((result) => {
+        if (result.refreshed) app.metrics.dashboardRefreshSeconds.observe(result.durationMs / 1000)
         if (result.refreshed) app.log.info({ durationMs: Math.round(result.durationMs) }, 'dashboard_analytics refreshed')
         else app.log.debug('dashboard_analytics refresh skipped: another instance is refreshing')
       })

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { Database } from '../lib/database'
+import { requestLogger } from './request-log'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,8 @@ export default fp(async (app) => {
   const url = app.config.database.url
   if (url === undefined) throw new Error('database url is not resolved (see lib/database-url.ts)')
   const db = new Database({ ...app.config.database, url }, app.log)
+  // Slow-query lines of a request go through its logger: they carry its id.
+  db.currentLogger = requestLogger
   app.decorate('db', db)
   app.addHook('onClose', async () => await db.close())
   // A database that is down at start-up must not stop the service from

@@ -1,5 +1,6 @@
 // Everything under /api/v1: authenticated, encapsulated, one plugin per area.
 import type { FastifyPluginAsync } from 'fastify'
+import adminRoutes from './admin'
 import contactRoutes from './contacts'
 import dashboardRoutes from './dashboard'
 import interactionRoutes from './interactions'
@@ -17,6 +18,7 @@ const api: FastifyPluginAsync = async (app) => {
   await app.register(interactionRoutes, { services })
   await app.register(opportunityRoutes, { services })
   await app.register(dashboardRoutes, { services })
+  await app.register(adminRoutes)
 }
 
 export default api
