@@ -39,6 +39,7 @@ const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async
     }
   }, async () => {
     const result = await dashboard.refresh({ wait: true })
+    app.metrics.dashboardRefreshSeconds.observe(result.durationMs / 1000)
     return { refreshedAt: result.refreshedAt, durationMs: Math.round(result.durationMs) }
   })
 }
