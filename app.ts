@@ -16,6 +16,10 @@ import loadShedding from './plugins/load-shedding'
 import memoryPlugin from './plugins/memory'
 import metricsPlugin from './plugins/metrics'
 import requestLog from './plugins/request-log'
+import compression from './plugins/compression'
+import drain from './plugins/drain'
+import responseCache from './plugins/response-cache'
+import responseHeaders from './plugins/response-headers'
 
 export interface BuildAppOptions {
   /** Validated configuration with database.url resolved (see lib/database-url.ts). */
@@ -85,21 +89,24 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(requestLog)
+  await app.register(drain)
+  // First, so even shed (503) answers carry the security and id headers.
+  await app.register(responseHeaders)
+  // Early: @fastify/compress attaches itself to the routes registered after
+  // it. Its onSend runs at route level, i.e. after the response cache's
+  // instance-level onSend, which therefore stores the uncompressed body.
+  await app.register(compression)
   await app.register(loadShedding)
   await app.register(memoryPlugin)
   await app.register(dbPlugin)
   await app.register(metricsPlugin)
   await app.register(redisPlugin)
+  await app.register(responseCache)
   await app.register(authPlugin)
   await app.register(docsPlugin)
   await app.register(healthRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
   await app.register(dashboardRefresh)
-
-  // Every response names its request, so a client's report can be found in the logs.
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id)
-  })
 
   return app
 }

@@ -26,6 +26,10 @@ const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
+  // Every Redis command gives up after this: a slow or dead Redis costs at most this much.
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
+  // Entries of the in-process cache used when REDIS_URL is unset.
+  CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10000 }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   // How long a user's role and active flag are trusted before being re-read;
   // the contract wants a deactivation to take effect within 60 s.
@@ -73,6 +77,8 @@ export interface AppConfig {
   migrateOnStart: boolean
   redisUrl?: string
   cacheTtlSeconds: number
+  redisCommandTimeoutMs: number
+  cacheMaxEntries: number
   jwtSecret: string
   /** True when no JWT_SECRET was given and a random one was made (development only). */
   jwtSecretGenerated: boolean
@@ -126,6 +132,8 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
     migrateOnStart: env.MIGRATE_ON_START ?? env.DATABASE_URL === undefined,
     redisUrl: env.REDIS_URL,
     cacheTtlSeconds: env.CACHE_TTL_SECONDS,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    cacheMaxEntries: env.CACHE_MAX_ENTRIES,
     jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtSecretGenerated: env.JWT_SECRET === undefined,
     authCacheTtlMs: env.AUTH_CACHE_TTL_MS,

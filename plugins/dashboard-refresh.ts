@@ -14,9 +14,14 @@ const dashboardRefresh: FastifyPluginAsync = async (app) => {
     if (running !== undefined) return // the previous refresh is still going
     running = dashboard.refresh({ wait: false })
       .then((result) => {
-        if (result.refreshed) app.metrics.dashboardRefreshSeconds.observe(result.durationMs / 1000)
-        if (result.refreshed) app.log.info({ durationMs: Math.round(result.durationMs) }, 'dashboard_analytics refreshed')
-        else app.log.debug('dashboard_analytics refresh skipped: another instance is refreshing')
+        if (!result.refreshed) {
+          app.log.debug('dashboard_analytics refresh skipped: another instance is refreshing')
+          return
+        }
+        app.metrics.dashboardRefreshSeconds.observe(result.durationMs / 1000)
+        app.log.info({ durationMs: Math.round(result.durationMs) }, 'dashboard_analytics refreshed')
+        // Cached dashboards now show older figures than the view: drop them.
+        return app.responseCache.invalidate({ dashboard: true })
       })
       .catch((err: unknown) => { app.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'dashboard_analytics refresh failed') })
       .finally(() => { running = undefined })

@@ -1,66 +1,75 @@
 import fp from 'fastify-plugin'
+import fastifyRedis, { type FastifyRedis } from '@fastify/redis'
 import Redis from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Null when REDIS_URL is not set: the service then caches in process. */
-    redis: Redis | null
     /** 'up' when the response cache can be used right now. */
     cacheStatus (): Promise<'up' | 'down'>
+    /** True when REDIS_URL is set (app.redis is then the client); otherwise the cache is in process. */
+    hasRedis: boolean
   }
 }
 
-const PING_TIMEOUT_MS = 250
 const STARTUP_WAIT_MS = 1000
 
 /**
- * The Redis connection behind the response cache. Redis is optional at every
- * moment: the client never queues commands while disconnected (they fail at
- * once and the caller falls back to the database), reconnects in the
- * background, and start-up does not wait for it.
+ * The Redis connection behind the response cache and the rate limit, as
+ * app.redis (@fastify/redis). Redis is optional at every moment: the client
+ * never queues commands while disconnected (they fail at once and callers
+ * fall back to the database), every command times out after
+ * REDIS_COMMAND_TIMEOUT_MS, it reconnects in the background, and start-up
+ * waits at most a second for it.
  */
 export default fp(async (app) => {
   const url = app.config.redisUrl
+  app.decorate('hasRedis', url !== undefined)
   if (url === undefined) {
-    app.decorate('redis', null)
     app.decorate('cacheStatus', async () => 'up' as const)
     return
   }
-  const redis = new Redis(url, {
+  const timeout = app.config.redisCommandTimeoutMs
+  const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    commandTimeout: 500,
+    connectTimeout: Math.max(timeout, 1000),
+    commandTimeout: timeout,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
   })
   let lastError = ''
-  redis.on('error', (err: Error) => {
+  client.on('error', (err: Error) => {
     if (err.message !== lastError) app.log.warn({ err: { message: err.message } }, 'redis unavailable; serving from the database')
     lastError = err.message
   })
-  redis.on('ready', () => { lastError = '' })
-  app.decorate('redis', redis)
+  client.on('ready', () => { lastError = '' })
+
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => done(false), STARTUP_WAIT_MS)
+    const onReady = (): void => done(true)
+    client.once('ready', onReady)
+    function done (ok: boolean): void {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      resolve(ok || client.status === 'ready')
+    }
+  })
+  if (ready) {
+    // @fastify/redis decorates app.redis and quits the client on close.
+    await app.register(fastifyRedis, { client, closeClient: true })
+  } else {
+    // @fastify/redis would hold start-up until Redis answers; the service
+    // must start without it, so the same client is decorated directly.
+    app.decorate('redis', client as unknown as FastifyRedis)
+    app.addHook('onClose', async () => { client.disconnect() })
+  }
+
   app.decorate('cacheStatus', async () => {
-    if (redis.status !== 'ready') return 'down' as const
+    if (client.status !== 'ready') return 'down' as const
     try {
-      await Promise.race([
-        redis.ping(),
-        new Promise((_resolve, reject) => setTimeout(() => reject(new Error('ping timeout')), PING_TIMEOUT_MS).unref())
-      ])
+      await client.ping()
       return 'up' as const
     } catch {
       return 'down' as const
-    }
-  })
-  app.addHook('onClose', async () => { redis.disconnect() })
-  // Start with the cache when Redis is there, but never wait long for it.
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, STARTUP_WAIT_MS)
-    redis.once('ready', done)
-    function done (): void {
-      clearTimeout(timer)
-      redis.off('ready', done)
-      resolve()
     }
   })
 }, { name: 'redis', dependencies: ['config'] })

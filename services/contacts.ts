@@ -3,7 +3,7 @@ import { Prisma, type PrismaClient } from '../generated/prisma/client'
 import type { Caller } from '../lib/caller'
 import { etagOf, ifMatchSatisfied } from '../lib/etag'
 import { NotFoundError, PreconditionFailedError } from '../lib/http-errors'
-import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page } from './scope'
+import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -65,8 +65,8 @@ export class ContactService {
   }
 
   /** A new primary contact takes over from the previous one: one primary per organization. */
-  async create (caller: Caller, organizationId: string, input: ContactInput & { firstName: string; lastName: string }): Promise<Contact> {
-    await this.organizations.assertVisible(caller, organizationId)
+  async create (caller: Caller, organizationId: string, input: ContactInput & { firstName: string; lastName: string }, touched?: TouchedOwners): Promise<Contact> {
+    touched?.add(await this.organizations.assertVisible(caller, organizationId))
     return await this.prisma.$transaction(async (tx) => {
       if (input.isPrimary === true) {
         // Serializes primary changers of one organization: otherwise two of them each clear
@@ -84,7 +84,7 @@ export class ContactService {
   }
 
   /** See OrganizationService.update for why the row is locked before If-Match is checked. */
-  async update (caller: Caller, id: string, input: ContactInput, ifMatch?: string): Promise<Contact> {
+  async update (caller: Caller, id: string, input: ContactInput, ifMatch?: string, touched?: TouchedOwners): Promise<Contact> {
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
       if (input.isPrimary === true) {
@@ -92,14 +92,15 @@ export class ContactService {
         await tx.$queryRaw`SELECT o.id FROM organizations o JOIN contacts c ON c.organization_id = o.id
           WHERE c.id = ${id}::uuid FOR NO KEY UPDATE OF o`
       }
-      const locked = await tx.$queryRaw<Array<{ organization_id: string }>>(Prisma.sql`
-        SELECT c.organization_id FROM contacts c
+      const locked = await tx.$queryRaw<Array<{ organization_id: string; assigned_user_id: string }>>(Prisma.sql`
+        SELECT c.organization_id, o.assigned_user_id FROM contacts c
         JOIN organizations o ON o.id = c.organization_id
         WHERE c.id = ${id}::uuid AND c.is_deleted = FALSE AND o.is_deleted = FALSE
           AND (${scopedUser}::uuid IS NULL OR o.assigned_user_id = ${scopedUser}::uuid)
         FOR UPDATE OF c`)
       const organizationId = locked[0]?.organization_id
       if (organizationId === undefined) throw new NotFoundError('Contact')
+      touched?.add(locked[0]!.assigned_user_id)
       if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(toContact(await this.find(tx, caller, id))))) {
         throw new PreconditionFailedError()
       }
@@ -110,12 +111,16 @@ export class ContactService {
     })
   }
 
-  async softDelete (caller: Caller, id: string): Promise<void> {
-    const { count } = await this.prisma.contact.updateMany({
-      where: { id, isDeleted: false, organization: visibleOrganizations(caller) },
-      data: { isDeleted: true, isPrimary: false }
-    })
-    if (count === 0) throw new NotFoundError('Contact')
+  async softDelete (caller: Caller, id: string, touched?: TouchedOwners): Promise<void> {
+    const scopedUser = scopeUserId(caller)
+    const deleted = await this.prisma.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
+      UPDATE contacts c SET is_deleted = TRUE, is_primary = FALSE
+      FROM organizations o
+      WHERE c.id = ${id}::uuid AND c.is_deleted = FALSE AND o.id = c.organization_id AND o.is_deleted = FALSE
+        AND (${scopedUser}::uuid IS NULL OR o.assigned_user_id = ${scopedUser}::uuid)
+      RETURNING o.assigned_user_id`)
+    if (deleted[0] === undefined) throw new NotFoundError('Contact')
+    touched?.add(deleted[0].assigned_user_id)
   }
 
   private async find (db: Db, caller: Caller, id: string): Promise<ContactRow> {

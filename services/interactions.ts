@@ -3,7 +3,7 @@ import type { PrismaClient, Prisma } from '../generated/prisma/client'
 import type { InteractionType } from '../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { InvalidFieldError } from '../lib/http-errors'
-import { omitNull, paginate, visibleOrganizations, type Page } from './scope'
+import { omitNull, paginate, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 import type { OrganizationService } from './organizations'
 
 export interface Interaction {
@@ -59,8 +59,8 @@ export class InteractionService {
   }
 
   /** Logged by the caller; a contact, when named, must be a live contact of the same organization. */
-  async create (caller: Caller, organizationId: string, input: InteractionInput): Promise<Interaction> {
-    await this.organizations.assertVisible(caller, organizationId)
+  async create (caller: Caller, organizationId: string, input: InteractionInput, touched?: TouchedOwners): Promise<Interaction> {
+    touched?.add(await this.organizations.assertVisible(caller, organizationId))
     if (input.contactId !== undefined) {
       const contact = await this.prisma.contact.findFirst({ where: { id: input.contactId, organizationId, isDeleted: false }, select: { id: true } })
       if (contact === null) throw new InvalidFieldError('body.contactId', 'does not name a contact of this organization')

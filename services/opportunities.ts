@@ -4,7 +4,7 @@ import type { OpportunityStage } from '../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { etagOf, ifMatchSatisfied } from '../lib/etag'
 import { NotFoundError, PreconditionFailedError } from '../lib/http-errors'
-import { paginate, scopeUserId, visibleOrganizations, type Page } from './scope'
+import { paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -78,8 +78,8 @@ export class OpportunityService {
     return paginate(rows.map(toOpportunity), query.limit, query.offset)
   }
 
-  async create (caller: Caller, organizationId: string, input: OpportunityInput & { name: string }): Promise<Opportunity> {
-    await this.organizations.assertVisible(caller, organizationId)
+  async create (caller: Caller, organizationId: string, input: OpportunityInput & { name: string }, touched?: TouchedOwners): Promise<Opportunity> {
+    touched?.add(await this.organizations.assertVisible(caller, organizationId))
     const data = toData(input) as Prisma.OpportunityUncheckedCreateInput
     return toOpportunity(await this.prisma.opportunity.create({ data: { ...data, name: input.name, organizationId } }))
   }
@@ -89,16 +89,17 @@ export class OpportunityService {
   }
 
   /** See OrganizationService.update for why the row is locked before If-Match is checked. */
-  async update (caller: Caller, id: string, input: OpportunityInput, ifMatch?: string): Promise<Opportunity> {
+  async update (caller: Caller, id: string, input: OpportunityInput, ifMatch?: string, touched?: TouchedOwners): Promise<Opportunity> {
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`
-        SELECT op.id FROM opportunities op
+      const locked = await tx.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
+        SELECT o.assigned_user_id FROM opportunities op
         JOIN organizations o ON o.id = op.organization_id
         WHERE op.id = ${id}::uuid AND o.is_deleted = FALSE
           AND (${scopedUser}::uuid IS NULL OR o.assigned_user_id = ${scopedUser}::uuid)
         FOR UPDATE OF op`)
-      if (locked.length === 0) throw new NotFoundError('Opportunity')
+      if (locked[0] === undefined) throw new NotFoundError('Opportunity')
+      touched?.add(locked[0].assigned_user_id)
       if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(toOpportunity(await this.find(tx, caller, id))))) {
         throw new PreconditionFailedError()
       }

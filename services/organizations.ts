@@ -6,7 +6,7 @@ import type { PriorityLevel } from '../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { etagOf, ifMatchSatisfied } from '../lib/etag'
 import { ForbiddenError, InvalidFieldError, NotFoundError, PreconditionFailedError } from '../lib/http-errors'
-import { DAY_MS, omitNull, paginate, scopeUserId, visibleOrganizations, type Page } from './scope'
+import { DAY_MS, omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
 
@@ -100,8 +100,9 @@ export class OrganizationService {
     return await this.read(this.prisma, caller, id)
   }
 
-  async create (caller: Caller, input: OrganizationInput & { name: string }): Promise<Organization> {
+  async create (caller: Caller, input: OrganizationInput & { name: string }, touched?: TouchedOwners): Promise<Organization> {
     const assignedUserId = await this.checkAssignee(caller, input.assignedUserId)
+    touched?.add(assignedUserId)
     const created = await this.prisma.organization.create({
       data: { ...input, assignedUserId },
       select: { id: true }
@@ -114,16 +115,19 @@ export class OrganizationService {
    * current ETag is compared, so of two PATCHes carrying the same ETag the
    * second waits for the first, sees the new representation and gets 412.
    */
-  async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string): Promise<Organization> {
+  async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string, touched?: TouchedOwners): Promise<Organization> {
     if (input.assignedUserId !== undefined) await this.checkAssignee(caller, input.assignedUserId)
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`
-        SELECT id FROM organizations
+      const locked = await tx.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
+        SELECT assigned_user_id FROM organizations
         WHERE id = ${id}::uuid AND is_deleted = FALSE
           AND (${scopedUser}::uuid IS NULL OR assigned_user_id = ${scopedUser}::uuid)
         FOR UPDATE`)
-      if (locked.length === 0) throw new NotFoundError('Organization')
+      if (locked[0] === undefined) throw new NotFoundError('Organization')
+      // The previous owner's views change too when the organization is reassigned.
+      touched?.add(locked[0].assigned_user_id)
+      if (input.assignedUserId !== undefined) touched?.add(input.assignedUserId)
       if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(await this.read(tx, caller, id)))) {
         throw new PreconditionFailedError()
       }
@@ -132,18 +136,21 @@ export class OrganizationService {
     })
   }
 
-  async softDelete (caller: Caller, id: string): Promise<void> {
-    const { count } = await this.prisma.organization.updateMany({
+  async softDelete (caller: Caller, id: string, touched?: TouchedOwners): Promise<void> {
+    const [deleted] = await this.prisma.organization.updateManyAndReturn({
       where: { id, ...visibleOrganizations(caller) },
-      data: { isDeleted: true }
+      data: { isDeleted: true },
+      select: { assignedUserId: true }
     })
-    if (count === 0) throw new NotFoundError('Organization')
+    if (deleted === undefined) throw new NotFoundError('Organization')
+    touched?.add(deleted.assignedUserId)
   }
 
-  /** Throws 404 unless the caller may see this organization (used by the nested resources). */
-  async assertVisible (caller: Caller, id: string): Promise<void> {
-    const found = await this.prisma.organization.findFirst({ where: { id, ...visibleOrganizations(caller) }, select: { id: true } })
+  /** Throws 404 unless the caller may see this organization (used by the nested resources); returns its owner. */
+  async assertVisible (caller: Caller, id: string): Promise<string> {
+    const found = await this.prisma.organization.findFirst({ where: { id, ...visibleOrganizations(caller) }, select: { assignedUserId: true } })
     if (found === null) throw new NotFoundError('Organization')
+    return found.assignedUserId
   }
 
   private async read (db: Db, caller: Caller, id: string): Promise<Organization> {

@@ -27,3 +27,9 @@ export interface Page { limit: number; offset: number; hasMore: boolean }
 export function paginate<T> (rows: T[], limit: number, offset: number): { data: T[]; page: Page } {
   return { data: rows.slice(0, limit), page: { limit, offset, hasMore: rows.length > limit } }
 }
+
+/**
+ * Collects the ids of the users whose organizations a write touched, so the
+ * response cache can invalidate exactly their views (plugins/response-cache.ts).
+ */
+export type TouchedOwners = Set<string>

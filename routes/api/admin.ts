@@ -46,6 +46,8 @@ const Runtime = Type.Object({
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/admin/runtime', {
     onRequest: app.requireAdmin,
+    // Live figures: never cached.
+    config: { cache: false },
     schema: {
       tags: ['admin'], security: [{ bearerAuth: [] }], summary: 'Pool, memory, cache and load-shedding statistics (admin)',
       response: { 200: Runtime, 403: ErrorResponse, ...commonErrors }
@@ -56,7 +58,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return {
       db: app.db.metrics(),
       memory: app.memoryMonitor.stats(),
-      cache: { backend: app.redis === null ? 'memory' as const : 'redis' as const, status: await app.cacheStatus() },
+      cache: { backend: app.hasRedis ? 'redis' as const : 'memory' as const, status: await app.cacheStatus() },
       pools: {
         database: { size: database.poolSize, min: database.poolMin, connectTimeoutMs: database.connectTimeoutMs, idleTimeoutMs: database.idleTimeoutMs },
         callerCache: app.callerCacheStats()

@@ -50,7 +50,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       response: { 201: Contact, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await contacts.create(request.caller, request.params.id, request.body)
+    const created = await contacts.create(request.caller, request.params.id, request.body, request.touchedOwners)
     void reply.code(201).header('location', `${app.prefix}/contacts/${created.id}`).header('etag', etagOf(created))
     return created
   })
@@ -76,7 +76,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       response: { 200: Contact, 412: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const updated = await contacts.update(request.caller, request.params.id, request.body, request.headers['if-match'])
+    const updated = await contacts.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
     void reply.header('etag', etagOf(updated))
     return updated
   })
@@ -88,7 +88,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       response: { 204: Type.Null(), ...commonErrors }
     }
   }, async (request, reply) => {
-    await contacts.softDelete(request.caller, request.params.id)
+    await contacts.softDelete(request.caller, request.params.id, request.touchedOwners)
     return await reply.code(204).send(null)
   })
 }

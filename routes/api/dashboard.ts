@@ -25,6 +25,8 @@ const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async
   const { dashboard } = services
 
   app.get('/dashboard', {
+    // Entries hang on the dashboard generation: as fresh as the last refresh, not the last write.
+    config: { cache: 'dashboard' },
     schema: {
       tags: ['dashboard'], security, summary: 'The caller\'s figures, as fresh as the last refresh',
       response: { 200: Dashboard, ...commonErrors }
@@ -33,6 +35,7 @@ const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async
 
   app.post('/admin/dashboard/refresh', {
     onRequest: app.requireAdmin,
+    config: { invalidatesDashboard: true },
     schema: {
       tags: ['admin'], security, summary: 'Refresh the dashboard view now (readers are never blocked)',
       response: { 200: RefreshResult, 403: ErrorResponse, ...commonErrors }

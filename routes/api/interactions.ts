@@ -51,7 +51,7 @@ const interactionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       response: { 201: Interaction, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await interactions.create(request.caller, request.params.id, request.body)
+    const created = await interactions.create(request.caller, request.params.id, request.body, request.touchedOwners)
     void reply.code(201)
     return created
   })

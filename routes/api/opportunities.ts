@@ -53,7 +53,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       response: { 201: Opportunity, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await opportunities.create(request.caller, request.params.id, request.body)
+    const created = await opportunities.create(request.caller, request.params.id, request.body, request.touchedOwners)
     void reply.code(201).header('location', `${app.prefix}/opportunities/${created.id}`).header('etag', etagOf(created))
     return created
   })
@@ -79,7 +79,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       response: { 200: Opportunity, 412: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const updated = await opportunities.update(request.caller, request.params.id, request.body, request.headers['if-match'])
+    const updated = await opportunities.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
     void reply.header('etag', etagOf(updated))
     return updated
   })

@@ -72,7 +72,7 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       response: { 201: Organization, 403: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await organizations.create(request.caller, request.body)
+    const created = await organizations.create(request.caller, request.body, request.touchedOwners)
     void reply.code(201).header('location', `${app.prefix}/organizations/${created.id}`).header('etag', etagOf(created))
     return created
   })
@@ -98,7 +98,7 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       response: { 200: Organization, 403: ErrorResponse, 412: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const updated = await organizations.update(request.caller, request.params.id, request.body, request.headers['if-match'])
+    const updated = await organizations.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
     void reply.header('etag', etagOf(updated))
     return updated
   })
@@ -110,7 +110,7 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       response: { 204: Type.Null(), ...commonErrors }
     }
   }, async (request, reply) => {
-    await organizations.softDelete(request.caller, request.params.id)
+    await organizations.softDelete(request.caller, request.params.id, request.touchedOwners)
     return await reply.code(204).send(null)
   })
 }

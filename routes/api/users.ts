@@ -51,6 +51,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     }
   }, async (request, reply) => {
     const created = await users.create(request.body)
+    request.touchedOwners.add(created.id)
     void reply.code(201).header('location', `${app.prefix}/users/${created.id}`)
     return created
   })
@@ -65,6 +66,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     }
   }, async (request) => {
     const updated = await users.update(request.caller, request.params.id, request.body)
+    request.touchedOwners.add(updated.id)
     // This instance stops honouring the old role/status at once; others within the cache TTL.
     app.forgetCaller(updated.id)
     return updated

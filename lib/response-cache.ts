@@ -1,0 +1,140 @@
+// Storage for the response cache (plugins/response-cache.ts): Redis shared
+// by every instance, or an in-process LRU when REDIS_URL is unset.
+//
+// Invalidation by generations, never by deleting keys: every entry's key
+// embeds the current value of one generation counter (per owner for a
+// member's views, one for the admins' global views, one for the dashboard),
+// plus an epoch. A write bumps the counters of what it touched before its
+// response is sent; from then on every reader builds keys with the new
+// values, so older entries are unreachable (they expire by TTL). No KEYS, no
+// SCAN: invalidation costs O(counters touched), whatever the number of keys.
+import { createHash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type Redis from 'ioredis'
+
+export interface CachedResponse {
+  etag: string
+  contentType: string
+  payload: string
+}
+
+export interface CacheLookup {
+  /** The entry's key under the current generations: where a miss is stored. */
+  key: string
+  entry?: CachedResponse
+}
+
+export interface CacheBackend {
+  readonly name: 'redis' | 'memory'
+  /** One round trip: reads the generation (and epoch) and the entry. Throws when the store fails. */
+  lookup (generation: string, suffix: string): Promise<CacheLookup>
+  store (key: string, entry: CachedResponse): Promise<void>
+  /** One round trip: increments the named generations. */
+  bump (generations: string[]): Promise<void>
+  /** False while entries cannot be trusted or reached (lookups then bypass the cache). */
+  usable (): boolean
+}
+
+export function encode (entry: CachedResponse): string {
+  return `${entry.etag}\n${entry.contentType}\n${entry.payload}`
+}
+
+export function decode (value: string): CachedResponse {
+  const first = value.indexOf('\n')
+  const second = value.indexOf('\n', first + 1)
+  return { etag: value.slice(0, first), contentType: value.slice(first + 1, second), payload: value.slice(second + 1) }
+}
+
+/** A strong ETag over the serialized body. */
+export function payloadEtag (payload: string): string {
+  return `"${createHash('sha1').update(payload).digest('base64url')}"`
+}
+
+const PREFIX = 'crm:'
+
+// KEYS[1] epoch, KEYS[2] generation; ARGV[1] suffix. Returns { key, value }.
+// The entry key is derived inside the script so the lookup is one round
+// trip (a single Redis, not a cluster: the entry key is not declared).
+const LOOKUP_SCRIPT = `
+local epoch = redis.call('GET', KEYS[1]) or '0'
+local gen = redis.call('GET', KEYS[2]) or '0'
+local key = '${PREFIX}r:' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
+return { key, redis.call('GET', key) }
+`
+
+type LookupCommand = (epochKey: string, generationKey: string, suffix: string) => Promise<[string, string | null]>
+
+export class RedisCacheBackend implements CacheBackend {
+  readonly name = 'redis' as const
+  /**
+   * Set when an invalidation may have been lost (a bump failed, or the
+   * connection dropped: Redis may have restarted from an older snapshot).
+   * The next lookup first bumps the epoch, which empties the whole cache
+   * for every instance, and bypasses the cache until that succeeds.
+   */
+  private epochStale = false
+
+  constructor (private readonly redis: Redis, private readonly ttlSeconds: number) {
+    redis.defineCommand('crmCacheLookup', { numberOfKeys: 2, lua: LOOKUP_SCRIPT })
+    redis.on('close', () => { this.epochStale = true })
+  }
+
+  usable (): boolean {
+    return this.redis.status === 'ready'
+  }
+
+  async lookup (generation: string, suffix: string): Promise<CacheLookup> {
+    if (this.epochStale) {
+      await this.redis.incr(`${PREFIX}g:epoch`)
+      this.epochStale = false
+    }
+    const lookup = (this.redis as unknown as { crmCacheLookup: LookupCommand }).crmCacheLookup
+    const [key, value] = await lookup.call(this.redis, `${PREFIX}g:epoch`, `${PREFIX}g:${generation}`, suffix)
+    return value === null ? { key } : { key, entry: decode(value) }
+  }
+
+  async store (key: string, entry: CachedResponse): Promise<void> {
+    await this.redis.set(key, encode(entry), 'EX', this.ttlSeconds)
+  }
+
+  async bump (generations: string[]): Promise<void> {
+    const pipeline = this.redis.pipeline()
+    for (const generation of generations) pipeline.incr(`${PREFIX}g:${generation}`)
+    try {
+      const results = await pipeline.exec()
+      const failed = results?.find(([err]) => err !== null)
+      if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('redis pipeline failed')
+    } catch (err) {
+      this.epochStale = true
+      throw err
+    }
+  }
+}
+
+export class MemoryCacheBackend implements CacheBackend {
+  readonly name = 'memory' as const
+  private readonly entries: LRUCache<string, CachedResponse>
+  private readonly generations = new Map<string, number>()
+
+  constructor (ttlSeconds: number, maxEntries: number) {
+    this.entries = new LRUCache({ max: maxEntries, ttl: ttlSeconds * 1000 })
+  }
+
+  usable (): boolean {
+    return true
+  }
+
+  async lookup (generation: string, suffix: string): Promise<CacheLookup> {
+    const key = `${this.generations.get(generation) ?? 0}:${suffix}`
+    const entry = this.entries.get(key)
+    return entry === undefined ? { key } : { key, entry }
+  }
+
+  async store (key: string, entry: CachedResponse): Promise<void> {
+    this.entries.set(key, entry)
+  }
+
+  async bump (generations: string[]): Promise<void> {
+    for (const generation of generations) this.generations.set(generation, (this.generations.get(generation) ?? 0) + 1)
+  }
+}
