@@ -27,8 +27,14 @@ const Runtime = Type.Object({
   }),
   cache: Type.Object({
     backend: Type.Enum(['redis', 'memory']),
-    status: Type.Enum(['up', 'down'])
-  }, { additionalProperties: true }),
+    status: Type.Enum(['up', 'down']),
+    hits: Type.Integer(),
+    misses: Type.Integer(),
+    bypasses: Type.Integer({ description: 'answered from the database because the cache was unreachable' }),
+    errors: Type.Integer(),
+    coalesced: Type.Integer({ description: 'misses that shared a concurrent identical miss\'s query (single flight)' }),
+    inFlight: Type.Integer()
+  }),
   pools: Type.Object({
     database: Type.Object({ size: Type.Integer(), min: Type.Integer(), connectTimeoutMs: Type.Integer(), idleTimeoutMs: Type.Integer() }),
     callerCache: Type.Object({ size: Type.Integer(), max: Type.Integer(), ttlMs: Type.Integer() })
@@ -58,7 +64,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return {
       db: app.db.metrics(),
       memory: app.memoryMonitor.stats(),
-      cache: { backend: app.hasRedis ? 'redis' as const : 'memory' as const, status: await app.cacheStatus() },
+      cache: { backend: app.responseCache.backend, status: await app.cacheStatus(), ...app.responseCache.stats() },
       pools: {
         database: { size: database.poolSize, min: database.poolMin, connectTimeoutMs: database.connectTimeoutMs, idleTimeoutMs: database.idleTimeoutMs },
         callerCache: app.callerCacheStats()
