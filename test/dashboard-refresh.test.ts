@@ -7,17 +7,10 @@ import { DASHBOARD_REFRESH_LOCK, DashboardService } from '../services/dashboard'
 import { as, createUsers } from './helpers/api'
 import { buildTestApp } from './helpers/app'
 import { createTestDatabase, withClient } from './helpers/database'
+import { until } from './helpers/wait'
 
 async function refreshedAt (url: string): Promise<Date | null> {
   return await withClient(url, async (c) => (await c.query<{ at: Date | null }>('SELECT max(refreshed_at) AS at FROM dashboard_analytics')).rows[0]!.at)
-}
-
-async function until (what: string, check: () => Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 t.test('the refresh lock', async (t) => {

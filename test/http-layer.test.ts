@@ -4,7 +4,6 @@
 // and the 413/415 body errors — against real PostgreSQL and Redis.
 import http from 'node:http'
 import zlib from 'node:zlib'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import Redis from 'ioredis'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -12,6 +11,7 @@ import { as, createUsers, type TestUser } from './helpers/api'
 import { buildTestApp, REDIS_URL } from './helpers/app'
 import { createTestDatabase, withClient } from './helpers/database'
 import { freePort } from './helpers/net'
+import { until } from './helpers/wait'
 
 const ORGS = '/api/v1/organizations'
 const ME = '/api/v1/users/me'
@@ -45,15 +45,6 @@ function assertErrorBody (t: Test, body: unknown, statusCode: number, error: str
   t.same(rest, { statusCode, error, code }, `${statusCode}: statusCode, error, code`)
   if (typeof message === 'string') t.equal(actual, message, `${statusCode}: message`)
   else t.match(actual, message, `${statusCode}: message`)
-}
-
-/** Polls `condition` until it holds; the deadline only keeps a broken build from hanging the run. */
-async function until (condition: () => boolean | Promise<boolean>, what: string, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 function decode (res: LightMyRequestResponse): string {
@@ -178,7 +169,7 @@ t.test('a shed request (503 under memory pressure) carries the headers too', asy
   t.teardown(db.drop)
   const app = await buildTestApp(t, db.url, { MAX_HEAP_USED_BYTES: '1', PRESSURE_SAMPLE_INTERVAL_MS: '20' })
   const [member] = await createUsers(app, db.url, ['member']) as [TestUser]
-  await until(() => app.isUnderPressure(), 'the app to report memory pressure')
+  await until('the app to report memory pressure', () => app.isUnderPressure())
 
   const shed = await as(app, member, { method: 'GET', url: ME })
   t.equal(shed.statusCode, 503)

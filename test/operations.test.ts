@@ -10,14 +10,7 @@ import { as, createUsers } from './helpers/api'
 import { buildTestApp, testConfig } from './helpers/app'
 import { createTestDatabase } from './helpers/database'
 import { freePort } from './helpers/net'
-
-async function until (what: string, check: () => Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
+import { until } from './helpers/wait'
 
 /** An app whose log lines are kept (as parsed JSON) for the test to read. */
 async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, url: string, env: Record<string, string>): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; lines: () => Array<Record<string, unknown>>; raw: () => string }> {

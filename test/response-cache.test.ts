@@ -10,16 +10,9 @@ import { as, createUsers, type TestUser } from './helpers/api'
 import { buildTestApp } from './helpers/app'
 import { createTestDatabase } from './helpers/database'
 import { startTestRedis } from './helpers/redis-server'
+import { until } from './helpers/wait'
 
 const API = '/api/v1'
-
-async function until (what: string, check: () => Promise<boolean>, deadlineMs = 15_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 t.test('hits, misses, per-user keys, cache headers and conditional GET', async (t) => {
   const db = await createTestDatabase('cache_basic')
