@@ -26,6 +26,8 @@ const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
+  // Prefix of every Redis key of this service: deployments (or test runs) sharing one Redis keep apart.
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:._-]{1,64}$', default: 'crm:' }),
   // Every Redis command gives up after this: a slow or dead Redis costs at most this much.
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
   // Entries of the in-process cache used when REDIS_URL is unset.
@@ -78,6 +80,7 @@ export interface AppConfig {
   redisUrl?: string
   cacheTtlSeconds: number
   redisCommandTimeoutMs: number
+  redisKeyPrefix: string
   cacheMaxEntries: number
   jwtSecret: string
   /** True when no JWT_SECRET was given and a random one was made (development only). */
@@ -133,6 +136,7 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
     redisUrl: env.REDIS_URL,
     cacheTtlSeconds: env.CACHE_TTL_SECONDS,
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
     cacheMaxEntries: env.CACHE_MAX_ENTRIES,
     jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtSecretGenerated: env.JWT_SECRET === undefined,

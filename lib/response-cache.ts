@@ -50,19 +50,17 @@ export function payloadEtag (payload: string): string {
   return `"${createHash('sha1').update(payload).digest('base64url')}"`
 }
 
-const PREFIX = 'crm:'
-
-// KEYS[1] epoch, KEYS[2] generation; ARGV[1] suffix. Returns { key, value }.
+// KEYS[1] epoch, KEYS[2] generation; ARGV[1] entry key prefix, ARGV[2] suffix. Returns { key, value }.
 // The entry key is derived inside the script so the lookup is one round
 // trip (a single Redis, not a cluster: the entry key is not declared).
 const LOOKUP_SCRIPT = `
 local epoch = redis.call('GET', KEYS[1]) or '0'
 local gen = redis.call('GET', KEYS[2]) or '0'
-local key = '${PREFIX}r:' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
+local key = ARGV[1] .. epoch .. ':' .. gen .. ':' .. ARGV[2]
 return { key, redis.call('GET', key) }
 `
 
-type LookupCommand = (epochKey: string, generationKey: string, suffix: string) => Promise<[string, string | null]>
+type LookupCommand = (epochKey: string, generationKey: string, entryPrefix: string, suffix: string) => Promise<[string, string | null]>
 
 export class RedisCacheBackend implements CacheBackend {
   readonly name = 'redis' as const
@@ -74,7 +72,8 @@ export class RedisCacheBackend implements CacheBackend {
    */
   private epochStale = false
 
-  constructor (private readonly redis: Redis, private readonly ttlSeconds: number) {
+  /** @param prefix REDIS_KEY_PREFIX: generations are `<prefix>g:<name>`, entries `<prefix>r:<epoch>:<generation>:<user>:<url>`. */
+  constructor (private readonly redis: Redis, private readonly ttlSeconds: number, private readonly prefix: string) {
     redis.defineCommand('crmCacheLookup', { numberOfKeys: 2, lua: LOOKUP_SCRIPT })
     redis.on('close', () => { this.epochStale = true })
   }
@@ -85,11 +84,11 @@ export class RedisCacheBackend implements CacheBackend {
 
   async lookup (generation: string, suffix: string): Promise<CacheLookup> {
     if (this.epochStale) {
-      await this.redis.incr(`${PREFIX}g:epoch`)
+      await this.redis.incr(`${this.prefix}g:epoch`)
       this.epochStale = false
     }
     const lookup = (this.redis as unknown as { crmCacheLookup: LookupCommand }).crmCacheLookup
-    const [key, value] = await lookup.call(this.redis, `${PREFIX}g:epoch`, `${PREFIX}g:${generation}`, suffix)
+    const [key, value] = await lookup.call(this.redis, `${this.prefix}g:epoch`, `${this.prefix}g:${generation}`, `${this.prefix}r:`, suffix)
     return value === null ? { key } : { key, entry: decode(value) }
   }
 
@@ -99,7 +98,7 @@ export class RedisCacheBackend implements CacheBackend {
 
   async bump (generations: string[]): Promise<void> {
     const pipeline = this.redis.pipeline()
-    for (const generation of generations) pipeline.incr(`${PREFIX}g:${generation}`)
+    for (const generation of generations) pipeline.incr(`${this.prefix}g:${generation}`)
     try {
       const results = await pipeline.exec()
       const failed = results?.find(([err]) => err !== null)

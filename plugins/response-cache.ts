@@ -60,7 +60,7 @@ function etagMatches (header: string | undefined, etag: string): boolean {
 
 export default fp(async (app) => {
   const backend: CacheBackend = app.hasRedis
-    ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds)
+    ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
     : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
   const flights = new Map<string, Flight>()
   const stats: CacheStats = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, inFlight: 0 }

@@ -15,6 +15,8 @@ t.test('defaults follow the contract', async (t) => {
   })
   t.equal(config.authCacheTtlMs, 30000, 'a deactivation takes effect within 30 s')
   t.equal(config.metricsPort, undefined, '/metrics on the main port')
+  t.equal(config.redisKeyPrefix, 'crm:')
+  t.equal(config.redisCommandTimeoutMs, 250)
   t.same(config.pressure, { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, sampleIntervalMs: 1000 })
   t.same(config.memory, { sampleIntervalMs: 30000, historySize: 100, warnRatio: 0.85 }, 'the seed\'s memory manager settings')
   t.equal(config.cacheTtlSeconds, 300)
@@ -56,6 +58,7 @@ t.test('a bad value names the variable', async (t) => {
     [{ CACHE_TTL_SECONDS: '-1' }, /CACHE_TTL_SECONDS must be >= 1/],
     [{ AUTH_CACHE_TTL_MS: '60001' }, /AUTH_CACHE_TTL_MS must be <= 60000/],
     [{ METRICS_PORT: 'x' }, /METRICS_PORT must be integer/],
+    [{ REDIS_KEY_PREFIX: 'has space' }, /REDIS_KEY_PREFIX must match/],
     [{ MEMORY_WARN_RATIO: '1.5' }, /MEMORY_WARN_RATIO must be <= 1/],
     [{ MAX_HEAP_USED_BYTES: '-1' }, /MAX_HEAP_USED_BYTES must be >= 0/]
   ]

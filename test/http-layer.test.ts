@@ -312,7 +312,7 @@ t.test('rate limit: per user, shared by two instances through Redis', async (t) 
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
   await redis.connect()
   t.teardown(async () => {
-    await redis.del(...[limited, other, cachedUser].map((u) => `crm:rl:${u.id}`))
+    await redis.del(...[limited, other, cachedUser].map((u) => `${a.config.redisKeyPrefix}rl:${u.id}`))
     redis.disconnect()
   })
   const apps = [a, b]
@@ -338,8 +338,8 @@ t.test('rate limit: per user, shared by two instances through Redis', async (t) 
         t.equal(res.headers['x-cache'], undefined, 'never reaches the cache')
       }
     }
-    t.equal(await redis.get(`crm:rl:${limited.id}`), '8', 'one counter in Redis, counted by both instances')
-    const ttl = await redis.pttl(`crm:rl:${limited.id}`)
+    t.equal(await redis.get(`${a.config.redisKeyPrefix}rl:${limited.id}`), '8', 'one counter in Redis, counted by both instances')
+    const ttl = await redis.pttl(`${a.config.redisKeyPrefix}rl:${limited.id}`)
     t.ok(ttl > 0 && ttl <= 60_000, `the counter expires with the window (${ttl} ms)`)
   })
 

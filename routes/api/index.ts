@@ -26,7 +26,7 @@ const api: FastifyPluginAsync = async (app) => {
     max: app.config.rateLimitMax,
     timeWindow: 60_000,
     keyGenerator: (request) => request.caller.id,
-    ...(app.hasRedis ? { redis: app.redis, nameSpace: 'crm:rl:' } : {}),
+    ...(app.hasRedis ? { redis: app.redis, nameSpace: `${app.config.redisKeyPrefix}rl:` } : {}),
     skipOnError: true,
     errorResponseBuilder: (_request, context) => Object.assign(
       new Error(`Rate limit exceeded: at most ${context.max} requests per minute; retry in ${context.after}`),

@@ -6,7 +6,15 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 /** Configuration as the service would load it, for a test database. */
 export function testConfig (databaseUrl: string, env: Record<string, string | undefined> = {}): AppConfig {
-  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL, JWT_SECRET: 'test-secret-that-is-at-least-32-characters', ...env })
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    // Test files run in parallel against one Redis: each file (process) gets its own keys.
+    REDIS_KEY_PREFIX: `crm:test:${process.pid}:`,
+    JWT_SECRET: 'test-secret-that-is-at-least-32-characters',
+    ...env
+  })
 }
 
 interface Teardown { teardown (fn: () => unknown): void }
