@@ -18,6 +18,7 @@ import metricsPlugin from './plugins/metrics'
 import requestLog from './plugins/request-log'
 import compression from './plugins/compression'
 import drain from './plugins/drain'
+import inputGuard from './plugins/input-guard'
 import responseCache from './plugins/response-cache'
 import responseHeaders from './plugins/response-headers'
 
@@ -88,6 +89,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(inputGuard)
   await app.register(requestLog)
   await app.register(drain)
   // First, so even shed (503) answers carry the security and id headers.

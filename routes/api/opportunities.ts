@@ -8,7 +8,8 @@ import { commonErrors, DateTime, ErrorResponse, IdParams, IfMatchHeaders, Nullab
 const Stage = Type.Enum([...STAGES])
 // numeric(14,2): up to 12 integer digits and 2 decimals; a JSON number is accepted too (coerced).
 const Money = Type.String({ pattern: '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$', description: 'decimal with at most two places, e.g. "125000.00"' })
-const CalendarDate = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
+// Years 1000–9999: beyond them JavaScript and PostgreSQL disagree on what a date is.
+const CalendarDate = Type.String({ format: 'date', pattern: '^[1-9][0-9]{3}-', description: 'YYYY-MM-DD' })
 
 const Opportunity = Type.Object({
   id: Uuid,

@@ -18,7 +18,8 @@ export const IdParams = Type.Object({ id: Uuid })
 
 export const PageQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 })
+  // PostgreSQL's OFFSET takes an integer.
+  offset: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 })
 }
 
 export const PageInfo = Type.Object({
