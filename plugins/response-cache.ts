@@ -30,7 +30,8 @@ declare module 'fastify' {
   }
 }
 
-interface CacheStats { hits: number, misses: number, bypasses: number, errors: number, coalesced: number, inFlight: number }
+interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number }
+interface CacheStats extends CacheCounters { inFlight: number }
 
 interface CacheState {
   outcome: 'HIT' | 'MISS' | 'BYPASS'
@@ -63,7 +64,7 @@ export default fp(async (app) => {
     ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
     : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
   const flights = new Map<string, Flight>()
-  const stats: CacheStats = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, inFlight: 0 }
+  const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0 }
   const events = app.metrics.cacheEvents
 
   const invalidate = async (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void> => {
