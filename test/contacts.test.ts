@@ -534,3 +534,17 @@ t.test('contacts API', async (t) => {
     t.match(await contactRow(contact.id), { is_deleted: false, title: null }, 'the contact row itself is kept as it was')
   })
 })
+
+t.test('the database itself allows one live primary contact per organization', async (t) => {
+  const db = await createTestDatabase('contacts_primary_index')
+  t.teardown(db.drop)
+  await withClient(db.url, async (c) => {
+    const { rows: [user] } = await c.query<{ id: string }>("INSERT INTO users (email, name) VALUES ('p@example.test', 'P') RETURNING id")
+    const { rows: [org] } = await c.query<{ id: string }>('INSERT INTO organizations (name, assigned_user_id) VALUES ($1, $2) RETURNING id', ['Org', user!.id])
+    await c.query("INSERT INTO contacts (organization_id, first_name, last_name, is_primary) VALUES ($1, 'A', 'One', true)", [org!.id])
+    await t.rejects(c.query("INSERT INTO contacts (organization_id, first_name, last_name, is_primary) VALUES ($1, 'B', 'Two', true)", [org!.id]),
+      { code: '23505', constraint: 'idx_contacts_one_primary' }, 'a second live primary is refused')
+    await c.query("INSERT INTO contacts (organization_id, first_name, last_name, is_primary, is_deleted) VALUES ($1, 'C', 'Gone', true, true)", [org!.id])
+    t.pass('a deleted primary does not count')
+  })
+})
