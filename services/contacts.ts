@@ -1,8 +1,8 @@
 // Contacts, always reached through their organization's scope.
 import { Prisma, type PrismaClient } from '../generated/prisma/client'
 import type { Caller } from '../lib/caller'
-import { etagOf, ifMatchSatisfied } from '../lib/etag'
-import { NotFoundError, PreconditionFailedError } from '../lib/http-errors'
+import { assertIfMatch } from '../lib/etag'
+import { NotFoundError } from '../lib/http-errors'
 import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 import type { OrganizationService } from './organizations'
 
@@ -101,9 +101,7 @@ export class ContactService {
       const organizationId = locked[0]?.organization_id
       if (organizationId === undefined) throw new NotFoundError('Contact')
       touched?.add(locked[0]!.assigned_user_id)
-      if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(toContact(await this.find(tx, caller, id))))) {
-        throw new PreconditionFailedError()
-      }
+      await assertIfMatch(ifMatch, async () => toContact(await this.find(tx, caller, id)))
       if (input.isPrimary === true) {
         await tx.contact.updateMany({ where: { organizationId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } })
       }

@@ -2,8 +2,8 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client'
 import type { OpportunityStage } from '../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
-import { etagOf, ifMatchSatisfied } from '../lib/etag'
-import { NotFoundError, PreconditionFailedError } from '../lib/http-errors'
+import { assertIfMatch } from '../lib/etag'
+import { NotFoundError } from '../lib/http-errors'
 import { paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 import type { OrganizationService } from './organizations'
 
@@ -100,9 +100,7 @@ export class OpportunityService {
         FOR UPDATE OF op`)
       if (locked[0] === undefined) throw new NotFoundError('Opportunity')
       touched?.add(locked[0].assigned_user_id)
-      if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(toOpportunity(await this.find(tx, caller, id))))) {
-        throw new PreconditionFailedError()
-      }
+      await assertIfMatch(ifMatch, async () => toOpportunity(await this.find(tx, caller, id)))
       return toOpportunity(await tx.opportunity.update({ where: { id }, data: toData(input) }))
     })
   }

@@ -4,8 +4,8 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client'
 import type { PriorityLevel } from '../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
-import { etagOf, ifMatchSatisfied } from '../lib/etag'
-import { ForbiddenError, InvalidFieldError, NotFoundError, PreconditionFailedError } from '../lib/http-errors'
+import { assertIfMatch } from '../lib/etag'
+import { ForbiddenError, InvalidFieldError, NotFoundError } from '../lib/http-errors'
 import { DAY_MS, omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -128,9 +128,7 @@ export class OrganizationService {
       // The previous owner's views change too when the organization is reassigned.
       touched?.add(locked[0].assigned_user_id)
       if (input.assignedUserId !== undefined) touched?.add(input.assignedUserId)
-      if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, etagOf(await this.read(tx, caller, id)))) {
-        throw new PreconditionFailedError()
-      }
+      await assertIfMatch(ifMatch, async () => await this.read(tx, caller, id))
       await tx.organization.update({ where: { id }, data: input, select: { id: true } })
       return await this.read(tx, caller, id)
     })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { etagOf } from '../../lib/etag'
+import { withEtag } from '../../lib/etag'
 import type { Services } from './services'
 import { commonErrors, DateTime, Email, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from './schemas'
 
@@ -51,8 +51,8 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
     }
   }, async (request, reply) => {
     const created = await contacts.create(request.caller, request.params.id, request.body, request.touchedOwners)
-    void reply.code(201).header('location', `${app.prefix}/contacts/${created.id}`).header('etag', etagOf(created))
-    return created
+    void reply.code(201).header('location', `${app.prefix}/contacts/${created.id}`)
+    return withEtag(reply, created)
   })
 
   app.get('/contacts/:id', {
@@ -63,8 +63,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
     }
   }, async (request, reply) => {
     const contact = await contacts.get(request.caller, request.params.id)
-    void reply.header('etag', etagOf(contact))
-    return contact
+    return withEtag(reply, contact)
   })
 
   app.patch('/contacts/:id', {
@@ -77,8 +76,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
     }
   }, async (request, reply) => {
     const updated = await contacts.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
-    void reply.header('etag', etagOf(updated))
-    return updated
+    return withEtag(reply, updated)
   })
 
   app.delete('/contacts/:id', {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { etagOf } from '../../lib/etag'
+import { withEtag } from '../../lib/etag'
 import { STAGES } from '../../services/opportunities'
 import type { Services } from './services'
 import { commonErrors, DateTime, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from './schemas'
@@ -55,8 +55,8 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     }
   }, async (request, reply) => {
     const created = await opportunities.create(request.caller, request.params.id, request.body, request.touchedOwners)
-    void reply.code(201).header('location', `${app.prefix}/opportunities/${created.id}`).header('etag', etagOf(created))
-    return created
+    void reply.code(201).header('location', `${app.prefix}/opportunities/${created.id}`)
+    return withEtag(reply, created)
   })
 
   app.get('/opportunities/:id', {
@@ -67,8 +67,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     }
   }, async (request, reply) => {
     const opportunity = await opportunities.get(request.caller, request.params.id)
-    void reply.header('etag', etagOf(opportunity))
-    return opportunity
+    return withEtag(reply, opportunity)
   })
 
   app.patch('/opportunities/:id', {
@@ -81,8 +80,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     }
   }, async (request, reply) => {
     const updated = await opportunities.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
-    void reply.header('etag', etagOf(updated))
-    return updated
+    return withEtag(reply, updated)
   })
 }
 

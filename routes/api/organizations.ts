@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { etagOf } from '../../lib/etag'
+import { withEtag } from '../../lib/etag'
 import type { Services } from './services'
 import { commonErrors, DateTime, Email, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, PriorityLevel, Uuid } from './schemas'
 
@@ -73,8 +73,8 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     }
   }, async (request, reply) => {
     const created = await organizations.create(request.caller, request.body, request.touchedOwners)
-    void reply.code(201).header('location', `${app.prefix}/organizations/${created.id}`).header('etag', etagOf(created))
-    return created
+    void reply.code(201).header('location', `${app.prefix}/organizations/${created.id}`)
+    return withEtag(reply, created)
   })
 
   app.get('/organizations/:id', {
@@ -85,8 +85,7 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     }
   }, async (request, reply) => {
     const organization = await organizations.get(request.caller, request.params.id)
-    void reply.header('etag', etagOf(organization))
-    return organization
+    return withEtag(reply, organization)
   })
 
   app.patch('/organizations/:id', {
@@ -99,8 +98,7 @@ const organizationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     }
   }, async (request, reply) => {
     const updated = await organizations.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
-    void reply.header('etag', etagOf(updated))
-    return updated
+    return withEtag(reply, updated)
   })
 
   app.delete('/organizations/:id', {
