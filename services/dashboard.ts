@@ -44,6 +44,14 @@ interface DashboardRow {
   view_refreshed_at: Date | null
 }
 
+/** The caller's row of the view, or none (exported for the EXPLAIN tests). */
+export function dashboardQuery (userId: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT d.*, (SELECT max(v.refreshed_at) FROM dashboard_analytics v) AS view_refreshed_at
+    FROM (SELECT 1) AS one
+    LEFT JOIN dashboard_analytics d ON d.user_id = ${userId}::uuid`
+}
+
 export class DashboardService {
   constructor (private readonly prisma: PrismaClient, private readonly connection: RefreshConnection) {}
 
@@ -52,10 +60,7 @@ export class DashboardService {
    * has no row yet: they get zeros, with the view's refresh time.
    */
   async forUser (userId: string): Promise<Dashboard> {
-    const [row] = await this.prisma.$queryRaw<DashboardRow[]>(Prisma.sql`
-      SELECT d.*, (SELECT max(v.refreshed_at) FROM dashboard_analytics v) AS view_refreshed_at
-      FROM (SELECT 1) AS one
-      LEFT JOIN dashboard_analytics d ON d.user_id = ${userId}::uuid`)
+    const [row] = await this.prisma.$queryRaw<DashboardRow[]>(dashboardQuery(userId))
     const count = (value: bigint | null | undefined): number => Number(value ?? 0n)
     return {
       userId,

@@ -50,3 +50,42 @@ t.test('the refresh lock', async (t) => {
   t.type(done.json().durationMs, 'number')
   await until('periodic refreshes to resume', async () => (await refreshedAt(db.url))! > new Date(done.json().refreshedAt))
 })
+
+t.test('reads during a refresh in progress', async (t) => {
+  // A refresh that has begun holds its EXCLUSIVE lock on the view while it
+  // reads the base tables. Holding contacts from another session freezes it
+  // at exactly that point, so the reads below happen mid-refresh for certain.
+  const db = await createTestDatabase('dash_during')
+  t.teardown(db.drop)
+  const app = await buildTestApp(t, db.url)
+  const [admin, member] = await createUsers(app, db.url, ['admin', 'member'])
+  const created = await as(app, member!, { method: 'POST', url: '/api/v1/organizations', payload: { name: 'Mid-refresh Ltd' } })
+  t.equal(created.statusCode, 201)
+  const first = await as(app, admin!, { method: 'POST', url: '/api/v1/admin/dashboard/refresh' })
+  t.equal(first.statusCode, 200)
+
+  const holder = new pg.Client({ connectionString: db.url })
+  await holder.connect()
+  t.teardown(async () => await holder.end())
+  await holder.query('BEGIN')
+  await holder.query('LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE')
+
+  const pending = as(app, admin!, { method: 'POST', url: '/api/v1/admin/dashboard/refresh' })
+  await until('the refresh to hold the view and wait on contacts', async () => await withClient(db.url, async (c) =>
+    (await c.query(`SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                    WHERE a.application_name = 'crm-service dashboard refresh'
+                      AND l.relation = 'dashboard_analytics'::regclass AND l.mode = 'ExclusiveLock' AND l.granted`)).rowCount === 1))
+
+  for (let i = 0; i < 5; i++) {
+    const during = await as(app, member!, { method: 'GET', url: `/api/v1/dashboard?i=${i}`, headers: { 'x-no-compression': '1' } })
+    t.equal(during.statusCode, 200, `read ${i} answered while the refresh was in progress`)
+    t.equal(during.json().totalOrganizations, 1, 'with the previous contents of the view')
+  }
+  const stillRunning = await withClient(db.url, async (c) =>
+    (await c.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'crm-service dashboard refresh' AND wait_event_type = 'Lock'`)).rowCount)
+  t.equal(stillRunning, 1, 'the refresh was still in progress when the reads finished')
+
+  await holder.query('COMMIT')
+  const done = await pending
+  t.equal(done.statusCode, 200, 'the refresh completes once contacts is free')
+})
