@@ -57,6 +57,15 @@ export function safeDbError (err: unknown): Record<string, unknown> {
   }
 }
 
+/**
+ * Prisma's own transaction timers, set just past the pool's connect timeout
+ * and the statement timeout: those fail with errors the API answers as 503
+ * (with Retry-After), while Prisma's (P2028) would be a 500.
+ */
+export function transactionLimits (config: Pick<DatabaseConfig, 'connectTimeoutMs' | 'queryTimeoutMs'>): { maxWait: number; timeout: number } {
+  return { maxWait: config.connectTimeoutMs + 1000, timeout: config.queryTimeoutMs + 1000 }
+}
+
 export class Database {
   readonly pool: pg.Pool
   readonly prisma: PrismaClient
@@ -94,7 +103,14 @@ export class Database {
       this.logger.warn({ err: safeDbError(err) }, 'idle database connection failed; it was removed from the pool')
     })
     this.pool.on('connect', (client) => this.instrument(client))
-    this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool, { disposeExternalPool: false }) })
+    this.prisma = new PrismaClient({
+      adapter: new PrismaPg(this.pool, { disposeExternalPool: false }),
+      // For every $transaction (the services' too). Prisma's defaults (2 s to
+      // start, 5 s in all) would fail a transaction waiting for a busy pool
+      // after 2 s with a 500; a little beyond our own limits, the pool's connect
+      // timeout and the statement timeout fire first and answer 503 instead.
+      transactionOptions: transactionLimits(config)
+    })
   }
 
   /** Opens `min` connections now so the first requests do not pay for them. */
@@ -166,10 +182,7 @@ export class Database {
 
   /** Runs `fn` in one transaction; bounded both in waiting for a connection and in duration. */
   async transaction<T> (fn: (tx: TransactionClient) => Promise<T>): Promise<T> {
-    return await this.prisma.$transaction(fn, {
-      maxWait: this.config.connectTimeoutMs,
-      timeout: this.config.queryTimeoutMs
-    })
+    return await this.prisma.$transaction(fn, transactionLimits(this.config))
   }
 
   async close (): Promise<void> {
