@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { safeDbError } from '../lib/database'
 
 /** The contract's error body: { statusCode, error, message, code }. */
@@ -17,16 +17,32 @@ const STATUS_TEXT: Record<number, string> = {
 }
 
 // Connection-level failures: the database is down, unreachable or the pool
-// is exhausted. They deserve a 503 with Retry-After, not a 500.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P03', '53300', '08006', '08001', '08003', 'P1001', 'P1002', 'P2024'])
+// is exhausted. They deserve a 503 with Retry-After, not a 500. PostgreSQL:
+// 57P01 admin shutdown (also "unexpected postmaster exit" after a crash),
+// 57P02 crash shutdown, 57P03 cannot connect now (starting up), 53300 too
+// many connections, class 08 connection exceptions. Prisma: P1001 cannot
+// reach, P1002 timed out, P1008 socket timeout, P1017 server closed the
+// connection, P2024 pool timeout, P2037 too many connections.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', 'P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037'])
+// @prisma/adapter-pg's names for connection failures (DriverAdapterError.cause.kind),
+// which carry no SQLSTATE: e.g. a COMMIT on a connection the server reset.
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])
+const UNAVAILABLE_MESSAGE = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Can't reach database server|is not queryable|Server has closed the connection/i
 
 export function isDatabaseUnavailable (err: unknown): boolean {
-  let current: unknown = err
-  for (let depth = 0; current != null && depth < 5; depth++) {
-    const e = current as { code?: string; message?: string; cause?: unknown; kind?: string }
-    if (e.code !== undefined && UNAVAILABLE_CODES.has(e.code)) return true
-    if (typeof e.message === 'string' && /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Can't reach database server/i.test(e.message)) return true
-    current = e.cause
+  // Breadth-first over `cause` and, for Prisma's errors, `meta.driverAdapterError`:
+  // with @prisma/adapter-pg a PostgreSQL error reaches us as e.g. P2010/P2039
+  // whose driver error carries the SQLSTATE (`code`, `originalCode`).
+  const queue: unknown[] = [err]
+  for (let seen = 0; queue.length > 0 && seen < 10; seen++) {
+    const e = queue.shift() as { code?: unknown; originalCode?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } } | null
+    if (e == null || typeof e !== 'object') continue
+    if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true
+    for (const code of [e.code, e.originalCode]) {
+      if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+    }
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true
+    for (const next of [e.cause, e.meta?.driverAdapterError]) if (next != null) queue.push(next)
   }
   return false
 }
@@ -51,8 +67,43 @@ function validationMessage (err: FastifyError): string {
   return `${field} ${first?.message ?? 'is invalid'}`
 }
 
+/**
+ * The call frames of a stack, without its first lines: those repeat the
+ * error's message, which for a database error quotes SQL, source excerpts and
+ * the values it failed on (Prisma: "Message: `... <value>`").
+ */
+export function stackFrames (stack: string | undefined): string | undefined {
+  return stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')
+}
+
 function body (statusCode: number, code: string, message: string): ErrorBody {
   return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code }
+}
+
+/**
+ * Fastify's `frameworkErrors` option: URLs the router cannot take apart (a
+ * malformed percent-escape, a path segment over 100 characters) answer 400
+ * with the contract's body, where Fastify would say 414 or skip our body.
+ * These answers bypass every hook, so the contract's headers are set here.
+ */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const known: Record<string, string> = {
+    FST_ERR_BAD_URL: 'url is not valid (malformed percent-encoding)',
+    FST_ERR_MAX_PARAM_LENGTH: 'url has a path segment longer than 100 characters'
+  }
+  const message = known[err.code]
+  const elapsed = reply.elapsedTime
+  void reply
+    .header('x-request-id', request.id)
+    .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY')
+    .header('x-response-time', (Number.isFinite(elapsed) ? elapsed : 0).toFixed(2))
+  if (message === undefined) {
+    request.log.error({ err: { code: err.code, message: err.message } }, 'router error')
+    void reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Internal server error'))
+    return
+  }
+  void reply.code(400).send(body(400, 'INVALID_URL', message))
 }
 
 /**
@@ -78,7 +129,7 @@ export default fp(async (app) => {
     }
     const status = typeof err.statusCode === 'number' && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500
     if (status === 500) {
-      request.log.error({ err: { ...safeDbError(err), stack: err.stack } }, 'unhandled error')
+      request.log.error({ err: { ...safeDbError(err), stack: stackFrames(err.stack) } }, 'unhandled error')
       return reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Internal server error'))
     }
     if (status === 401) void reply.header('www-authenticate', 'Bearer')
