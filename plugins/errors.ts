@@ -18,12 +18,14 @@ const STATUS_TEXT: Record<number, string> = {
 
 // Connection-level failures: the database is down, unreachable or the pool
 // is exhausted. They deserve a 503 with Retry-After, not a 500. PostgreSQL:
+// 57014 statement timeout (the database is too slow right now: a retry
+// later may well succeed, so 503 with Retry-After rather than 500),
 // 57P01 admin shutdown (also "unexpected postmaster exit" after a crash),
 // 57P02 crash shutdown, 57P03 cannot connect now (starting up), 53300 too
 // many connections, class 08 connection exceptions. Prisma: P1001 cannot
 // reach, P1002 timed out, P1008 socket timeout, P1017 server closed the
 // connection, P2024 pool timeout, P2037 too many connections.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', 'P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037'])
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57014', '57P01', '57P02', '57P03', '53300', 'P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037'])
 // @prisma/adapter-pg's names for connection failures (DriverAdapterError.cause.kind),
 // which carry no SQLSTATE: e.g. a COMMIT on a connection the server reset.
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])

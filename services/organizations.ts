@@ -135,11 +135,27 @@ export class OrganizationService {
   async create (caller: Caller, input: OrganizationInput & { name: string }, touched?: TouchedOwners): Promise<Organization> {
     const assignedUserId = await this.checkAssignee(caller, input.assignedUserId)
     touched?.add(assignedUserId)
-    const created = await this.prisma.organization.create({
-      data: { ...input, assignedUserId },
-      select: { id: true }
-    })
-    return await this.read(this.prisma, caller, created.id)
+    // One INSERT … RETURNING: the answer is built from the row it inserted, so
+    // a 2xx means committed and a connection lost mid-way means nothing was
+    // (an insert followed by a separate read could commit and still fail).
+    // A new organization has no contacts, interactions or opportunities yet.
+    const row = await this.prisma.organization.create({ data: { ...input, assignedUserId } })
+    return {
+      id: row.id,
+      name: row.name,
+      industrySegment: omitNull(row.industrySegment),
+      priorityLevel: row.priorityLevel,
+      primaryEmail: omitNull(row.primaryEmail),
+      primaryPhone: omitNull(row.primaryPhone),
+      website: omitNull(row.website),
+      annualRevenue: toNumber(row.annualRevenue),
+      assignedUserId: row.assignedUserId,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      contactCount: 0,
+      interactionCount: 0,
+      opportunityCount: 0
+    }
   }
 
   /**
