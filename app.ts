@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './lib/config'
 import configPlugin from './plugins/config'
 import dbPlugin from './plugins/db'
-import errorsPlugin from './plugins/errors'
+import errorsPlugin, { frameworkErrors } from './plugins/errors'
 import redisPlugin from './plugins/redis'
 import authPlugin from './plugins/auth'
 import dashboardRefresh from './plugins/dashboard-refresh'
@@ -72,6 +72,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // not us, closes idle keep-alive connections and never reuses a closed one.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Malformed URLs and over-long path segments: the contract's 400, with its headers (not 414).
+    frameworkErrors,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
       // ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL

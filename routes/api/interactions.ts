@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { InvalidFieldError } from '../../lib/http-errors'
 import type { Services } from './services'
 import { commonErrors, DateTime, IdParams, PageOf, PageQuery, Uuid } from './schemas'
 
@@ -24,7 +25,7 @@ const CreateBody = Type.Object({
 }, { additionalProperties: false })
 
 const ListQuery = Type.Object({
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'only interactions at or after this instant' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'only interactions at or after this instant (years 1000–9999)' })),
   ...PageQuery
 }, { additionalProperties: false })
 
@@ -41,7 +42,16 @@ const interactionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       querystring: ListQuery,
       response: { 200: PageOf(Interaction), ...commonErrors }
     }
-  }, async (request) => await interactions.list(request.caller, request.params.id, request.query))
+  }, async (request) => {
+    const { since } = request.query
+    // The date-time format admits what JavaScript cannot parse (a leap second
+    // :60, an hour-only offset +01) and year 0000, which PostgreSQL lacks:
+    // either would reach the database as an error (a 500).
+    if (since !== undefined && (Number.isNaN(Date.parse(since)) || !/^[1-9]/.test(since))) {
+      throw new InvalidFieldError('querystring.since', 'must be a date-time in the years 1000–9999')
+    }
+    return await interactions.list(request.caller, request.params.id, request.query)
+  })
 
   app.post('/organizations/:id/interactions', {
     schema: {
