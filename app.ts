@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { AppConfig } from './lib/config'
 import configPlugin from './plugins/config'
 import dbPlugin from './plugins/db'
@@ -61,6 +62,16 @@ function prettyAvailable (): boolean {
   }
 }
 
+const ajvCompilers = AjvCompiler()
+type RouteValidator = (route: { schema: unknown; httpPart?: string }) => unknown
+
+/** Fastify's ajv compiler twice over: the configured coercion for every part but the body, none for the body. */
+function bodyStrictValidator (externalSchemas: Record<string, unknown>, options?: { customOptions?: Record<string, unknown> }): RouteValidator {
+  const coercing = ajvCompilers(externalSchemas as never, options as never) as unknown as RouteValidator
+  const strict = ajvCompilers(externalSchemas as never, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } } as never) as unknown as RouteValidator
+  return (route) => route.httpPart === 'body' ? strict(route) : coercing(route)
+}
+
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
@@ -74,6 +85,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     return503OnClosing: true,
     // Malformed URLs and over-long path segments: the contract's 400, with its headers (not 414).
     frameworkErrors,
+    // Query strings and params are text, so their values are coerced to the
+    // schema's types; JSON bodies are not: `{"isActive": null}` or
+    // `{"annualRevenue": "Infinity"}` is a 400, not a silent false or NULL.
+    schemaController: { compilersFactory: { buildValidator: bodyStrictValidator as unknown as ValidatorFactory } },
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
       // ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL

@@ -164,7 +164,7 @@ export class OrganizationService {
    * second waits for the first, sees the new representation and gets 412.
    */
   async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string, touched?: TouchedOwners): Promise<Organization> {
-    if (input.assignedUserId !== undefined) await this.checkAssignee(caller, input.assignedUserId)
+    if (input.assignedUserId !== undefined) input = { ...input, assignedUserId: await this.checkAssignee(caller, input.assignedUserId) }
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
       const locked = await tx.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
@@ -229,10 +229,11 @@ export class OrganizationService {
 
   /** A member may only assign to themselves; an admin to any active user. */
   private async checkAssignee (caller: Caller, assignedUserId: string | undefined): Promise<string> {
-    if (assignedUserId === undefined || assignedUserId === caller.id) return caller.id
+    // uuids compare case-insensitively; the lower-case form is also the one the cache's per-owner keys use.
+    if (assignedUserId === undefined || assignedUserId.toLowerCase() === caller.id.toLowerCase()) return caller.id
     if (caller.role !== 'admin') throw new ForbiddenError('Members can only assign organizations to themselves')
     const user = await this.prisma.user.findFirst({ where: { id: assignedUserId, isActive: true }, select: { id: true } })
     if (user === null) throw new InvalidFieldError('body.assignedUserId', 'does not name an active user')
-    return assignedUserId
+    return assignedUserId.toLowerCase()
   }
 }

@@ -37,7 +37,16 @@ t.test('bad input answers 400 and changes nothing', async (t) => {
     ['POST', `/api/v1/organizations/${org.id as string}/opportunities`, '{"name":"x","closeDate":"0000-01-01"}', /^body\.closeDate /],
     ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"annualRevenue":1e400}', /^body\.annualRevenue /],
     ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"annualRevenue":9007199254740993}', /^body\.annualRevenue must be <= 9007199254740991/],
-    ['POST', '/api/v1/organizations', '{"name":"x","__proto__":{"isAdmin":true}}', /./]
+    ['POST', '/api/v1/organizations', '{"name":"x","__proto__":{"isAdmin":true}}', /./],
+    // Bodies are JSON: their values are not coerced to the schema's types.
+    ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"annualRevenue":"Infinity"}', /^body\.annualRevenue must be integer,null/],
+    ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"annualRevenue":"0x10"}', /^body\.annualRevenue /],
+    ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"name":true}', /^body\.name must be string/],
+    ['PATCH', `/api/v1/organizations/${org.id as string}`, '{"name":["x"]}', /^body\.name must be string/],
+    ['PATCH', `/api/v1/users/${admin.id}`, '{"isActive":null}', /^body\.isActive must be boolean/],
+    ['PATCH', `/api/v1/users/${admin.id}`, '{"isActive":"false"}', /^body\.isActive must be boolean/],
+    ['POST', `/api/v1/organizations/${org.id as string}/opportunities`, '{"name":"x","value":true}', /^body\.value /],
+    ['POST', `/api/v1/organizations/${org.id as string}/opportunities`, '{"name":"x","value":1.005}', /^body\.value /]
   ]
   for (const [method, url, payload, message] of cases) {
     const res = await as(app, admin, { method: method as 'GET', url, ...(payload !== undefined ? { payload, headers: json } : {}) })

@@ -17,6 +17,23 @@ t.test('organizations', async (t) => {
     await withClient(db.url, async (c) => (await c.query<R>(text, values)).rows)
   const orgCount = async (): Promise<number> => Number((await sql<{ n: string }>('SELECT count(*) AS n FROM organizations'))[0]!.n)
 
+  t.test('an assignee id in upper case is the same user', async (t) => {
+    const mine = await as(app, alice, { method: 'POST', url: ORGS, payload: { name: 'Upper Self', assignedUserId: alice.id.toUpperCase() } })
+    t.equal(mine.statusCode, 201, 'a member may name themselves in any case')
+    t.equal(mine.json().assignedUserId, alice.id)
+    // Bob's list is cached, then an admin hands him an organization naming him in upper case:
+    // his cached list must be invalidated (the per-owner cache keys use the lower-case id).
+    const before = await as(app, bob, { method: 'GET', url: `${ORGS}?search=Upper%20Self` })
+    t.same(before.json().data, [])
+    const moved = await as(app, admin, { method: 'PATCH', url: `${ORGS}/${mine.json().id as string}`, payload: { assignedUserId: bob.id.toUpperCase() } })
+    t.equal(moved.statusCode, 200)
+    t.equal(moved.json().assignedUserId, bob.id)
+    const after = await as(app, bob, { method: 'GET', url: `${ORGS}?search=Upper%20Self` })
+    t.equal(after.headers['x-cache'], 'MISS', 'the reassignment invalidated the new owner\'s cached list')
+    t.same(after.json().data.map((o: { id: string }) => o.id), [mine.json().id])
+    await as(app, admin, { method: 'DELETE', url: `${ORGS}/${mine.json().id as string}` })
+  })
+
   t.test('create, read with counts, update, clear, soft delete', async (t) => {
     const created = await as(app, alice, { method: 'POST', url: ORGS, payload: { name: 'Acme Corp', industrySegment: 'Manufacturing', priorityLevel: 'B', primaryEmail: 'info@acme.test', annualRevenue: 1_500_000 } })
     t.equal(created.statusCode, 201)

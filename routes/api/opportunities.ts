@@ -2,12 +2,25 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { withEtag } from '../../lib/etag'
 import { STAGES } from '../../services/opportunities'
+import { InvalidFieldError } from '../../lib/http-errors'
 import type { Services } from './services'
 import { commonErrors, DateTime, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from './schemas'
 
 const Stage = Type.Enum([...STAGES])
 // numeric(14,2): up to 12 integer digits and 2 decimals; a JSON number is accepted too (coerced).
-const Money = Type.String({ pattern: '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$', description: 'decimal with at most two places, e.g. "125000.00"' })
+const MONEY_PATTERN = '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$'
+// A decimal string, or a JSON number (JSON Schema's pattern applies to strings
+// only: a number is checked against the same pattern by moneyText below).
+const Money = Type.Unsafe<string | number>({ type: ['string', 'number'], pattern: MONEY_PATTERN, description: 'decimal with at most two places, as a string ("125000.00") or a number' })
+const MONEY = new RegExp(MONEY_PATTERN)
+
+/** The decimal text of a validated `value` (bodies are not type-coerced: see app.ts). */
+function moneyText<T extends { value?: string | number }> (body: T): Omit<T, 'value'> & { value?: string } {
+  if (typeof body.value !== 'number') return body as Omit<T, 'value'> & { value?: string }
+  const text = String(body.value)
+  if (!MONEY.test(text)) throw new InvalidFieldError('body.value', `must match pattern "${MONEY_PATTERN}"`)
+  return { ...body, value: text }
+}
 // Years 1000–9999: beyond them JavaScript and PostgreSQL disagree on what a date is.
 const CalendarDate = Type.String({ format: 'date', pattern: '^[1-9][0-9]{3}-', description: 'YYYY-MM-DD' })
 
@@ -54,7 +67,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       response: { 201: Opportunity, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await opportunities.create(request.caller, request.params.id, request.body, request.touchedOwners)
+    const created = await opportunities.create(request.caller, request.params.id, moneyText(request.body), request.touchedOwners)
     void reply.code(201).header('location', `${app.prefix}/opportunities/${created.id}`)
     return withEtag(reply, created)
   })
@@ -79,7 +92,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       response: { 200: Opportunity, 412: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const updated = await opportunities.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
+    const updated = await opportunities.update(request.caller, request.params.id, moneyText(request.body), request.headers['if-match'], request.touchedOwners)
     return withEtag(reply, updated)
   })
 }
