@@ -1,7 +1,9 @@
 // The database layer: one pg pool shared by Prisma (through @prisma/adapter-pg)
 // and by the few raw queries, plus what the seed's DatabaseManager offered:
 // pool and query metrics, a health check, a transaction helper and close().
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { LRUCache } from 'lru-cache'
 import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client'
@@ -66,6 +68,28 @@ export function transactionLimits (config: Pick<DatabaseConfig, 'connectTimeoutM
   return { maxWait: config.connectTimeoutMs + 1000, timeout: config.queryTimeoutMs + 1000 }
 }
 
+/**
+ * Names for PostgreSQL prepared statements, so each pooled connection parses
+ * a statement once and PostgreSQL may reuse its plan (a generic plan after
+ * five executions, when that is no costlier). The name is a hash of the SQL
+ * text: the same text always gets the same name, different texts never share
+ * one. The listing is left unnamed on purpose: its `p_x IS NULL OR …` filters
+ * only fold away when it is planned with its actual arguments, which an
+ * unnamed statement always is.
+ */
+export function preparedStatementName (): (query: { sql: string }) => string {
+  const names = new LRUCache<string, string>({ max: 2000 })
+  return (query) => {
+    if (query.sql.includes('get_organizations_optimized')) return undefined as unknown as string // unnamed
+    let name = names.get(query.sql)
+    if (name === undefined) {
+      name = `crm_${createHash('sha1').update(query.sql).digest('hex')}`
+      names.set(query.sql, name)
+    }
+    return name
+  }
+}
+
 export class Database {
   readonly pool: pg.Pool
   readonly prisma: PrismaClient
@@ -104,7 +128,7 @@ export class Database {
     })
     this.pool.on('connect', (client) => this.instrument(client))
     this.prisma = new PrismaClient({
-      adapter: new PrismaPg(this.pool, { disposeExternalPool: false }),
+      adapter: new PrismaPg(this.pool, { disposeExternalPool: false, statementNameGenerator: preparedStatementName() }),
       // For every $transaction (the services' too). Prisma's defaults (2 s to
       // start, 5 s in all) would fail a transaction waiting for a busy pool
       // after 2 s with a 500; a little beyond our own limits, the pool's connect
