@@ -90,7 +90,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // `{"annualRevenue": "Infinity"}` is a 400, not a silent false or NULL.
     schemaController: { compilersFactory: { buildValidator: bodyStrictValidator as unknown as ValidatorFactory } },
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
+      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, allowUnionTypes: true },
       // ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL
       // rejects (a 500): only the bare 8-4-4-4-12 form is a uuid here.
       onCreate: (ajv) => { ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i) }
