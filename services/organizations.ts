@@ -75,6 +75,23 @@ function toNumber (value: bigint | null): number | undefined {
   return value === null ? undefined : Number(value)
 }
 
+/** A listing row (or the by-id row, which has the same columns and more) as the API shows it. */
+function summaryFrom (row: ListingRow): OrganizationSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    industrySegment: omitNull(row.industry_segment),
+    priorityLevel: row.priority_level,
+    primaryEmail: omitNull(row.primary_email),
+    primaryPhone: omitNull(row.primary_phone),
+    annualRevenue: toNumber(row.annual_revenue),
+    createdAt: row.created_at,
+    contactCount: Number(row.contact_count),
+    interactionCount: Number(row.interaction_count),
+    opportunityCount: Number(row.opportunity_count)
+  }
+}
+
 /**
  * The listing statement (get_organizations_optimized, a SQL function the
  * planner inlines, so each call is planned with its actual arguments).
@@ -113,19 +130,7 @@ export class OrganizationService {
     // Members always get their own; an admin may narrow to one user.
     const userId = caller.role === 'admin' ? (query.assignedUserId ?? null) : caller.id
     const rows = await this.prisma.$queryRaw<ListingRow[]>(listingQuery(userId, { ...query, limit: query.limit + 1 }))
-    return paginate(rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      industrySegment: omitNull(row.industry_segment),
-      priorityLevel: row.priority_level,
-      primaryEmail: omitNull(row.primary_email),
-      primaryPhone: omitNull(row.primary_phone),
-      annualRevenue: toNumber(row.annual_revenue),
-      createdAt: row.created_at,
-      contactCount: Number(row.contact_count),
-      interactionCount: Number(row.interaction_count),
-      opportunityCount: Number(row.opportunity_count)
-    })), query.limit, query.offset)
+    return paginate(rows.map(summaryFrom), query.limit, query.offset)
   }
 
   async get (caller: Caller, id: string): Promise<Organization> {
@@ -140,6 +145,7 @@ export class OrganizationService {
     // (an insert followed by a separate read could commit and still fail).
     // A new organization has no contacts, interactions or opportunities yet.
     const row = await this.prisma.organization.create({ data: { ...input, assignedUserId } })
+    // The same fields in the same order as read() gives: the ETag hashes this object.
     return {
       id: row.id,
       name: row.name,
@@ -147,14 +153,14 @@ export class OrganizationService {
       priorityLevel: row.priorityLevel,
       primaryEmail: omitNull(row.primaryEmail),
       primaryPhone: omitNull(row.primaryPhone),
-      website: omitNull(row.website),
       annualRevenue: toNumber(row.annualRevenue),
-      assignedUserId: row.assignedUserId,
       createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
       contactCount: 0,
       interactionCount: 0,
-      opportunityCount: 0
+      opportunityCount: 0,
+      website: omitNull(row.website),
+      assignedUserId: row.assignedUserId,
+      updatedAt: row.updatedAt
     }
   }
 
@@ -209,22 +215,7 @@ export class OrganizationService {
   private async read (db: Db, caller: Caller, id: string): Promise<Organization> {
     const [row] = await db.$queryRaw<OrganizationRow[]>(organizationQuery(id, scopeUserId(caller)))
     if (row === undefined) throw new NotFoundError('Organization')
-    return {
-      id: row.id,
-      name: row.name,
-      industrySegment: omitNull(row.industry_segment),
-      priorityLevel: row.priority_level,
-      primaryEmail: omitNull(row.primary_email),
-      primaryPhone: omitNull(row.primary_phone),
-      website: omitNull(row.website),
-      annualRevenue: toNumber(row.annual_revenue),
-      assignedUserId: row.assigned_user_id,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      contactCount: Number(row.contact_count),
-      interactionCount: Number(row.interaction_count),
-      opportunityCount: Number(row.opportunity_count)
-    }
+    return { ...summaryFrom(row), website: omitNull(row.website), assignedUserId: row.assigned_user_id, updatedAt: row.updated_at }
   }
 
   /** A member may only assign to themselves; an admin to any active user. */
