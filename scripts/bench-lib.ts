@@ -4,6 +4,7 @@
 // TypeScript (or compiled) entry point as a child process.
 import net from 'node:net'
 import path from 'node:path'
+import type Redis from 'ioredis'
 import type pg from 'pg'
 
 // ------------------------------------------------------------ statistics
@@ -206,4 +207,30 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as net.AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+/**
+ * Deletes a run's Redis keys (cache entries would expire; generation and
+ * rate-limit counters would not). SCAN is fine here: a one-off cleanup, never
+ * on the service's request path. ioredis is loaded here only, when needed.
+ */
+export async function removeRedisKeys (url: string, prefix: string): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const RedisClient = require('ioredis') as typeof Redis
+  const redis = new RedisClient(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  try {
+    await redis.connect()
+    let cursor = '0'
+    let removed = 0
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) removed += await redis.unlink(...keys)
+    } while (cursor !== '0')
+    console.log(`removed ${removed} Redis keys under ${prefix}`)
+  } catch (err) {
+    console.log(`could not remove the Redis keys under ${prefix}: ${(err as Error).message}`)
+  } finally {
+    redis.disconnect()
+  }
 }

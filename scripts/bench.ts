@@ -37,7 +37,6 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { createSigner } from 'fast-jwt'
-import Redis from 'ioredis'
 import pg from 'pg'
 import { Prisma } from '../generated/prisma/client'
 import { loadConfig } from '../lib/config'
@@ -46,7 +45,7 @@ import { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
 import { OrganizationService } from '../services/organizations'
 import {
-  freePort, latencyStats, listGenerator, listPath, loadListSpec, median, nodeArgs, sibling,
+  freePort, latencyStats, listGenerator, listPath, loadListSpec, median, nodeArgs, removeRedisKeys, sibling,
   type LatencyStats, type ListSpec
 } from './bench-lib'
 import type { DbCeilingInput, DbCeilingResult } from './bench-db-ceiling'
@@ -853,23 +852,7 @@ async function cleanup (ctx: Context, prefix: string): Promise<void> {
     [snapshot.map((s) => s.id), snapshot.map((s) => s.annual_revenue)])
     console.log(`undid the write mix: ${deleted.rowCount ?? 0} interactions deleted, ${restored.rowCount ?? 0} revenues restored`)
   }
-  // The run's cache entries and counters (entries would expire; counters would not).
-  const redis = new Redis(ctx.opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  try {
-    await redis.connect()
-    let cursor = '0'
-    let removed = 0
-    do {
-      const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = nextCursor
-      if (keys.length > 0) removed += await redis.unlink(...keys)
-    } while (cursor !== '0')
-    console.log(`removed ${removed} Redis keys under ${prefix}`)
-  } catch (err) {
-    console.log(`could not remove the Redis keys under ${prefix}: ${(err as Error).message}`)
-  } finally {
-    redis.disconnect()
-  }
+  await removeRedisKeys(ctx.opts.redisUrl, prefix)
 }
 
 function machine (): Record<string, unknown> {

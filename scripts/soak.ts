@@ -57,19 +57,17 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import zlib from 'node:zlib'
 import type { createSigner } from 'fast-jwt'
-import type Redis from 'ioredis'
 import type pg from 'pg'
 import type { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
 import type { seedDatabase } from '../services/seed-data'
-import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, type LatencyStats, type ListSpec } from './bench-lib'
+import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, type LatencyStats, type ListSpec } from './bench-lib'
 
 // The heavy modules load on first use, once the arguments are valid: a bad
 // command line is answered at once.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const lazy = {
   get pg (): typeof pg { return require('pg') as typeof pg },
-  get Redis (): typeof Redis { return require('ioredis') as typeof Redis },
   get createSigner (): typeof createSigner { return (require('fast-jwt') as { createSigner: typeof createSigner }).createSigner },
   get applyMigrations (): typeof applyMigrations { return (require('../lib/migrator') as { applyMigrations: typeof applyMigrations }).applyMigrations },
   get seedDatabase (): typeof seedDatabase { return (require('../services/seed-data') as { seedDatabase: typeof seedDatabase }).seedDatabase }
@@ -1192,24 +1190,6 @@ async function main (): Promise<number> {
 }
 
 /** The run's cache entries and counters (entries would expire; counters would not). SCAN, never KEYS. */
-async function removeRedisKeys (url: string, prefix: string): Promise<void> {
-  const redis = new lazy.Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  try {
-    await redis.connect()
-    let cursor = '0'
-    let removed = 0
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) removed += await redis.unlink(...keys)
-    } while (cursor !== '0')
-    console.log(`removed ${removed} Redis keys under ${prefix}`)
-  } catch (err) {
-    console.log(`could not remove the Redis keys under ${prefix}: ${(err as Error).message}`)
-  } finally {
-    redis.disconnect()
-  }
-}
 
 main().then((code) => { process.exitCode = code }, (err: unknown) => {
   process.stderr.write(`soak: failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
