@@ -2,7 +2,6 @@
 // (bench-db-ceiling.ts, bench-ceiling-server.ts): the parameter distribution of
 // the cache-busting listing scenario, latency statistics, and how to start a
 // TypeScript (or compiled) entry point as a child process.
-import net from 'node:net'
 import path from 'node:path'
 import type Redis from 'ioredis'
 import type pg from 'pg'
@@ -200,13 +199,27 @@ export function sibling (name: string): string {
   return path.join(__dirname, `${name}${path.extname(__filename)}`)
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+export { freePort } from '../lib/free-port'
+
+/**
+ * The environment the bench and the soak start the service with: production
+ * mode on loopback, its own database, Redis key prefix and secret, quiet logs,
+ * a rate limit out of reach and no migrations (the harness applied them).
+ */
+export function serviceEnv (options: { port: number; databaseUrl: string; redisUrl: string; prefix: string; secret: string; dashboardRefreshMs: number }): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(options.port),
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_KEY_PREFIX: options.prefix,
+    JWT_SECRET: options.secret,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '1000000000',
+    MIGRATE_ON_START: 'false',
+    DASHBOARD_REFRESH_INTERVAL_MS: String(options.dashboardRefreshMs)
+  }
 }
 
 /**

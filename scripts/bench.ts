@@ -45,7 +45,7 @@ import { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
 import { OrganizationService } from '../services/organizations'
 import {
-  freePort, latencyStats, listGenerator, listPath, loadListSpec, median, nodeArgs, removeRedisKeys, sibling,
+  freePort, latencyStats, listGenerator, listPath, loadListSpec, median, nodeArgs, removeRedisKeys, serviceEnv, sibling,
   type LatencyStats, type ListSpec
 } from './bench-lib'
 import type { DbCeilingInput, DbCeilingResult } from './bench-db-ceiling'
@@ -250,20 +250,8 @@ async function buildService (): Promise<void> {
 
 async function startService (opts: BenchOptions, secret: string, prefix: string): Promise<Service> {
   const port = await freePort()
-  const env: Record<string, string> = {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: opts.databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '1000000000',
-    MIGRATE_ON_START: 'false',
-    // The seed refreshed the view; a periodic refresh mid-scenario would only add noise.
-    DASHBOARD_REFRESH_INTERVAL_MS: '0'
-  }
+  // The seed refreshed the view; a periodic refresh mid-scenario would only add noise.
+  const env = serviceEnv({ port, databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 0 })
   const entry = opts.server === 'ts' ? path.join(ROOT, 'server.ts') : path.join(ROOT, 'dist', 'server.js')
   if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist (run npm run build, or drop --skip-build)`)
   const child = track(spawn(process.execPath, nodeArgs(entry), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))

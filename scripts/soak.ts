@@ -61,7 +61,7 @@ import type pg from 'pg'
 import type { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
 import type { seedDatabase } from '../services/seed-data'
-import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, type LatencyStats, type ListSpec } from './bench-lib'
+import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, serviceEnv, type LatencyStats, type ListSpec } from './bench-lib'
 
 // The heavy modules load on first use, once the arguments are valid: a bad
 // command line is answered at once.
@@ -791,20 +791,8 @@ interface Service {
 
 async function startService (opts: SoakOptions, databaseUrl: string, secret: string, prefix: string, preload: string): Promise<Service> {
   const port = await freePort()
-  const env: Record<string, string> = {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '1000000000',
-    MIGRATE_ON_START: 'false',
-    // The periodic refresh is part of a real instance's life: every minute here, so a soak sees several.
-    DASHBOARD_REFRESH_INTERVAL_MS: '60000'
-  }
+  // The periodic refresh is part of a real instance's life: every minute here, so a soak sees several.
+  const env = serviceEnv({ port, databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 60_000 })
   const entry = opts.server === 'ts' ? path.join(ROOT, 'server.ts') : path.join(ROOT, 'dist', 'server.js')
   if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist (run npm run build, or drop --skip-build)`)
   const inherited = { ...process.env }
