@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { AppConfig } from './lib/config'
+import { ajvOptions, buildValidator } from './lib/validator'
 import configPlugin from './plugins/config'
 import dbPlugin from './plugins/db'
-import errorsPlugin, { frameworkErrors } from './plugins/errors'
+import errorsPlugin from './plugins/errors'
+import { clientErrorHandler, frameworkErrors } from './lib/framework-errors'
 import redisPlugin from './plugins/redis'
 import authPlugin from './plugins/auth'
 import dashboardRefresh from './plugins/dashboard-refresh'
@@ -62,16 +63,6 @@ function prettyAvailable (): boolean {
   }
 }
 
-const ajvCompilers = AjvCompiler()
-type RouteValidator = (route: { schema: unknown; httpPart?: string }) => unknown
-
-/** Fastify's ajv compiler twice over: the configured coercion for every part but the body, none for the body. */
-function bodyStrictValidator (externalSchemas: Record<string, unknown>, options?: { customOptions?: Record<string, unknown> }): RouteValidator {
-  const coercing = ajvCompilers(externalSchemas as never, options as never) as unknown as RouteValidator
-  const strict = ajvCompilers(externalSchemas as never, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } } as never) as unknown as RouteValidator
-  return (route) => route.httpPart === 'body' ? strict(route) : coercing(route)
-}
-
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
@@ -85,16 +76,11 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     return503OnClosing: true,
     // Malformed URLs and over-long path segments: the contract's 400, with its headers (not 414).
     frameworkErrors,
-    // Query strings and params are text, so their values are coerced to the
-    // schema's types; JSON bodies are not: `{"isActive": null}` or
-    // `{"annualRevenue": "Infinity"}` is a 400, not a silent false or NULL.
-    schemaController: { compilersFactory: { buildValidator: bodyStrictValidator as unknown as ValidatorFactory } },
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, allowUnionTypes: true },
-      // ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL
-      // rejects (a 500): only the bare 8-4-4-4-12 form is a uuid here.
-      onCreate: (ajv) => { ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i) }
-    }
+    // Requests the HTTP parser refuses (headers over 16 KiB, malformed lines): the contract's body too.
+    clientErrorHandler,
+    // Coercion for text parts only, finite numbers, decimal multipleOf: lib/validator.ts.
+    schemaController: { compilersFactory: { buildValidator } },
+    ajv: ajvOptions
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   if (config.jwtSecretGenerated) {
@@ -106,6 +92,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  // Before any route (/metrics included), so the document sees all of them.
+  await app.register(docsPlugin)
   await app.register(inputGuard)
   await app.register(requestLog)
   await app.register(drain)
@@ -122,7 +110,6 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(redisPlugin)
   await app.register(responseCache)
   await app.register(authPlugin)
-  await app.register(docsPlugin)
   await app.register(healthRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
   await app.register(dashboardRefresh)

@@ -2,24 +2,29 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { withEtag } from '../../lib/etag'
 import { STAGES } from '../../services/opportunities'
-import { InvalidFieldError } from '../../lib/http-errors'
 import type { Services } from './services'
 import { commonErrors, DateTime, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from './schemas'
 
 const Stage = Type.Enum([...STAGES])
-// numeric(14,2): up to 12 integer digits and 2 decimals; a JSON number is accepted too (coerced).
+// numeric(14,2): up to 12 integer digits and 2 decimals, as a decimal string
+// or a JSON number. JSON Schema applies `pattern` to strings only and
+// minimum, maximum and multipleOf to numbers only, so one schema constrains
+// both forms alike (multipleOf is decided in decimal: lib/validator.ts).
 const MONEY_PATTERN = '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$'
-// A decimal string, or a JSON number (JSON Schema's pattern applies to strings
-// only: a number is checked against the same pattern by moneyText below).
-const Money = Type.Unsafe<string | number>({ type: ['string', 'number'], pattern: MONEY_PATTERN, description: 'decimal with at most two places, as a string ("125000.00") or a number' })
-const MONEY = new RegExp(MONEY_PATTERN)
+const Money = Type.Unsafe<string | number>({
+  type: ['string', 'number'],
+  pattern: MONEY_PATTERN,
+  minimum: 0,
+  maximum: 999_999_999_999.99,
+  multipleOf: 0.01,
+  description: 'decimal with at most two places, as a string ("125000.00") or a number'
+})
 
-/** The decimal text of a validated `value` (bodies are not type-coerced: see app.ts). */
+/** The decimal text of a validated `value` (bodies are not type-coerced: see lib/validator.ts). */
 function moneyText<T extends { value?: string | number }> (body: T): Omit<T, 'value'> & { value?: string } {
   if (typeof body.value !== 'number') return body as Omit<T, 'value'> & { value?: string }
-  const text = String(body.value)
-  if (!MONEY.test(text)) throw new InvalidFieldError('body.value', `must match pattern "${MONEY_PATTERN}"`)
-  return { ...body, value: text }
+  // A number the schema admits prints as plain decimals (no exponent below 1e21 and above 1e-7).
+  return { ...body, value: String(body.value) }
 }
 // Years 1000–9999: beyond them JavaScript and PostgreSQL disagree on what a date is.
 const CalendarDate = Type.String({ format: 'date', pattern: '^[1-9][0-9]{3}-', description: 'YYYY-MM-DD' })
