@@ -1,20 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError } from 'fastify'
+import { errorBody as body } from '../lib/error-body'
 import { safeDbError } from '../lib/database'
-
-/** The contract's error body: { statusCode, error, message, code }. */
-export interface ErrorBody {
-  statusCode: number
-  error: string
-  message: string
-  code: string
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-  412: 'Precondition Failed', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable'
-}
+import { anyRouteErrors, declareResponses } from '../lib/documented-responses'
+import { ErrorResponse } from '../routes/api/schemas'
 
 // Connection-level failures: the database is down, unreachable or the pool
 // is exhausted. They deserve a 503 with Retry-After, not a 500. PostgreSQL:
@@ -56,7 +45,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
-  FST_UNDER_PRESSURE: 'OVERLOADED'
+  FST_UNDER_PRESSURE: 'OVERLOADED',
+  // A QUERY request (RFC 10008) without Content-Type.
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: 'MISSING_CONTENT_TYPE'
 }
 
 /** e.g. "body.name must NOT have more than 255 characters", "body.foo is not allowed". */
@@ -78,42 +69,13 @@ export function stackFrames (stack: string | undefined): string | undefined {
   return stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')
 }
 
-function body (statusCode: number, code: string, message: string): ErrorBody {
-  return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code }
-}
-
-/**
- * Fastify's `frameworkErrors` option: URLs the router cannot take apart (a
- * malformed percent-escape, a path segment over 100 characters) answer 400
- * with the contract's body, where Fastify would say 414 or skip our body.
- * These answers bypass every hook, so the contract's headers are set here.
- */
-export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const known: Record<string, string> = {
-    FST_ERR_BAD_URL: 'url is not valid (malformed percent-encoding)',
-    FST_ERR_MAX_PARAM_LENGTH: 'url has a path segment longer than 100 characters'
-  }
-  const message = known[err.code]
-  const elapsed = reply.elapsedTime
-  void reply
-    .header('x-request-id', request.id)
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('x-response-time', (Number.isFinite(elapsed) ? elapsed : 0).toFixed(2))
-  if (message === undefined) {
-    request.log.error({ err: { code: err.code, message: err.message } }, 'router error')
-    void reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Internal server error'))
-    return
-  }
-  void reply.code(400).send(body(400, 'INVALID_URL', message))
-}
-
 /**
  * One error handler for the whole app: validation errors name the field,
  * database outages answer 503 fast, and nothing internal (stack, SQL,
  * parameter values) reaches a client.
  */
 export default fp(async (app) => {
+  app.addHook('onRoute', declareResponses(anyRouteErrors(ErrorResponse)))
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation !== undefined) {
       return reply.code(400).send(body(400, 'VALIDATION_ERROR', validationMessage(err)))

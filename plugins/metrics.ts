@@ -96,7 +96,12 @@ export default fp(async (app) => {
 
   const serve = (target: FastifyInstance): void => {
     target.get('/metrics', {
-      schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] },
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        // Per status: its errors are JSON like every other route's.
+        response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } }
+      },
       // Load shedding never hides the metrics that explain it.
       config: { pressureHandler: () => undefined }
     }, async (_request, reply) => {

@@ -153,7 +153,7 @@ export default fp(async (app) => {
 
   app.addHook('onSend', async (request, reply, payload) => {
     const state = request.cacheState
-    if (request.method === 'GET' && state !== null) {
+    if (request.method === 'GET' && state != null) { // null or undefined: routes registered before this plugin (the docs) lack the decorator
       if (state.served === true) return payload
       void reply.header('x-cache', state.outcome)
       if (state.outcome === 'BYPASS') {
@@ -182,7 +182,7 @@ export default fp(async (app) => {
       }
       return payload
     }
-    if (request.touchedOwners !== null && reply.statusCode >= 200 && reply.statusCode < 300) {
+    if (request.touchedOwners != null && reply.statusCode >= 200 && reply.statusCode < 300) {
       // Read-your-writes: the answer leaves only after the invalidation is recorded.
       try {
         await invalidate({ owners: request.touchedOwners, dashboard: request.routeOptions.config.invalidatesDashboard === true })
@@ -198,6 +198,6 @@ export default fp(async (app) => {
 
   // A leader that never reached onSend (aborted) must not leave followers waiting.
   app.addHook('onResponse', async (request) => {
-    if (request.cacheState !== null) finishFlight(request.cacheState, null)
+    if (request.cacheState != null) finishFlight(request.cacheState, null)
   })
 }, { name: 'response-cache', dependencies: ['config', 'redis', 'metrics'] })

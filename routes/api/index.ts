@@ -8,10 +8,13 @@ import dashboardRoutes from './dashboard'
 import interactionRoutes from './interactions'
 import opportunityRoutes from './opportunities'
 import organizationRoutes from './organizations'
+import { declareResponses, apiRouteErrors } from '../../lib/documented-responses'
+import { ErrorResponse } from './schemas'
 import { createServices } from './services'
 import userRoutes from './users'
 
 const api: FastifyPluginAsync = async (app) => {
+  app.addHook('onRoute', declareResponses(apiRouteErrors(ErrorResponse)))
   app.addHook('onRequest', app.authenticate)
   // Cache-Control for this scope only (not /health or /metrics): a client may
   // keep an answer but must revalidate it (If-None-Match → 304) before use,

@@ -16,10 +16,20 @@ export function Nullable<T extends TSchema> (schema: T): ReturnType<typeof Type.
 
 export const IdParams = Type.Object({ id: Uuid })
 
+/**
+ * A query parameter a client may leave out: optional in the document, and
+ * always present to the handler, because the validator fills in its default
+ * (ajv's useDefaults) before any handler runs.
+ */
+export function Defaulted<T extends TSchema> (schema: T): T {
+  if (!('default' in schema)) throw new Error('Defaulted() needs a schema with a default')
+  return Type.Optional(schema) as unknown as T
+}
+
 export const PageQuery = {
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   // PostgreSQL's OFFSET takes an integer.
-  offset: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 })
+  offset: Defaulted(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }))
 }
 
 export const PageInfo = Type.Object({
