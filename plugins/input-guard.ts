@@ -39,6 +39,21 @@ export function hasUnpairedSurrogate (value: unknown): boolean {
   return false
 }
 
+/**
+ * True when JSON text the default parser refused is well-formed JSON: then it
+ * was refused for a "__proto__" or "constructor.prototype" key (prototype
+ * poisoning), and the client deserves that reason, not "not valid JSON".
+ * JSON.parse only defines such keys as own properties: it pollutes nothing.
+ */
+function isPrototypePoisoning (json: string): boolean {
+  try {
+    JSON.parse(json)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export default fp(async (app) => {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
@@ -53,6 +68,10 @@ export default fp(async (app) => {
       return
     }
     parseJson(request, body, (err, value) => {
+      if (err !== null && isPrototypePoisoning(body)) {
+        done(new InvalidFieldError('body', 'must not contain a "__proto__" key or a "constructor" key holding "prototype"'), undefined)
+        return
+      }
       if (err === null && SURROGATE_ESCAPE.test(body) && hasUnpairedSurrogate(value)) {
         done(new InvalidFieldError('body', 'must not contain unpaired surrogates (\\ud800-\\udfff)'), undefined)
         return
