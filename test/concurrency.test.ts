@@ -13,6 +13,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { as, createUsers, type TestUser } from './helpers/api'
 import { buildTestApp } from './helpers/app'
 import { createTestDatabase, withClient } from './helpers/database'
+import { checkSocketResponse } from './helpers/openapi-oracle'
 
 const API = '/api/v1'
 const CLIENTS = 50
@@ -92,7 +93,9 @@ t.test('concurrency', async (t) => {
         headers: { ...options.headers, ...owner.headers, 'content-type': 'application/json' },
         body: JSON.stringify(options.payload)
       })
-      const body = await res.json() as Record<string, any>
+      const bytes = Buffer.from(await res.arrayBuffer())
+      checkSocketResponse(app, { method: options.method, url: options.url, statusCode: res.status, headers: { ...Object.fromEntries(res.headers), 'content-encoding': undefined }, body: bytes }) // fetch has decoded the body
+      const body = JSON.parse(bytes.toString('utf8')) as Record<string, any>
       return { statusCode: res.status, etag: res.headers.get('etag') ?? undefined, json: () => body }
     }
     await raceRound(t, 'organization over sockets', orgUrl, 'name', (i) => `Socket client ${i}`, overHttp, orgName)

@@ -3,6 +3,7 @@
 // included), the per-user rate limit shared by instances through Redis,
 // and the 413/415 body errors — against real PostgreSQL and Redis.
 import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import zlib from 'node:zlib'
 import t, { type Test } from 'tap'
 import Redis from 'ioredis'
@@ -11,6 +12,7 @@ import { as, createUsers, type TestUser } from './helpers/api'
 import { buildTestApp, REDIS_URL } from './helpers/app'
 import { createTestDatabase, withClient } from './helpers/database'
 import { freePort } from './helpers/net'
+import { checkSocketResponse } from './helpers/openapi-oracle'
 import { until } from './helpers/wait'
 
 const ORGS = '/api/v1/organizations'
@@ -74,9 +76,10 @@ async function createOrganizations (t: Test, app: FastifyInstance, user: TestUse
 
 interface RawResponse { statusCode: number, headers: http.IncomingHttpHeaders, body: Buffer }
 
-/** One request over a real socket (no keep-alive); the body is read raw, never decoded by the client. */
-async function rawRequest (port: number, options: http.RequestOptions, body?: (req: http.ClientRequest) => void): Promise<RawResponse> {
-  return await new Promise((resolve, reject) => {
+/** One request over a real socket (no keep-alive); the body is read raw, never decoded by the client; checked against the document. */
+async function rawRequest (app: FastifyInstance, options: http.RequestOptions, body?: (req: http.ClientRequest) => void): Promise<RawResponse> {
+  const port = (app.server.address() as AddressInfo).port
+  const res = await new Promise<RawResponse>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, agent: false, ...options }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -90,6 +93,8 @@ async function rawRequest (port: number, options: http.RequestOptions, body?: (r
     if (body === undefined) req.end()
     else body(req)
   })
+  checkSocketResponse(app, { method: options.method ?? 'GET', url: options.path ?? '/', ...res })
+  return res
 }
 
 t.test('every kind of answer carries the security, id and timing headers', async (t) => {
@@ -284,17 +289,16 @@ t.test('compression: br and gzip over 1 KiB, opt-out, threshold, cached HITs', a
 
   t.test('over a real socket: br bytes on the wire decode to the JSON body', async (t) => {
     await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
     const url = freshListUrl()
     const headers = { ...member.headers, connection: 'close' }
-    const compressed = await rawRequest(port, { method: 'GET', path: url, headers: { ...headers, 'accept-encoding': 'br' } })
+    const compressed = await rawRequest(app, { method: 'GET', path: url, headers: { ...headers, 'accept-encoding': 'br' } })
     t.equal(compressed.statusCode, 200)
     t.equal(compressed.headers['content-encoding'], 'br')
     t.equal(compressed.headers['x-cache'], 'MISS')
     t.ok(varyList(compressed.headers).includes('accept-encoding'))
     t.equal(Number(compressed.headers['content-length']), compressed.body.length, 'content-length matches the bytes sent')
     assertCommonHeaders(t, compressed.headers, 'socket br')
-    const plain = await rawRequest(port, { method: 'GET', path: url, headers })
+    const plain = await rawRequest(app, { method: 'GET', path: url, headers })
     t.equal(plain.statusCode, 200)
     t.equal(plain.headers['content-encoding'], undefined)
     t.equal(zlib.brotliDecompressSync(compressed.body).toString('utf8'), plain.body.toString('utf8'))
@@ -440,9 +444,8 @@ t.test('413 and 415 answer the contract error with the headers and write nothing
   assertCommonHeaders(t, notJson.headers, '415')
 
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as { port: number }
   // Chunked: no content-length to refuse up front, the limit applies while reading.
-  const chunked = await rawRequest(port, {
+  const chunked = await rawRequest(app, {
     method: 'POST',
     path: ORGS,
     headers: { ...member.headers, 'content-type': 'application/json', 'transfer-encoding': 'chunked', connection: 'close' }

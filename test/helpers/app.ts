@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../app'
 import { loadConfig, type AppConfig } from '../../lib/config'
+import { withOracle } from './openapi-oracle'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -23,12 +24,12 @@ export function testConfig (databaseUrl: string, env: Record<string, string | un
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-/** A fresh app per test file, closed when the test ends. */
+/** A fresh app per test file, closed when the test ends; every inject() is checked against its OpenAPI document. */
 export async function buildTestApp (t: Teardown, databaseUrl: string, env: Record<string, string | undefined> = {}): Promise<FastifyInstance> {
   const app = await buildApp({ config: testConfig(databaseUrl, env) })
   t.teardown(async () => await app.close())
   await app.ready()
-  return app
+  return withOracle(app)
 }
 
 /**
