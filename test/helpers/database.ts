@@ -3,7 +3,7 @@
 import pg from 'pg'
 import { applyMigrations } from '../../lib/migrator'
 
-/** Admin connection of the machine's PostgreSQL (DEVELOPERS.md: trust auth, user root, db test). */
+/** Admin connection of the machine's PostgreSQL: 127.0.0.1:5432, trust auth, user root, database test (TEST_DATABASE_ADMIN_URL overrides it). */
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://root@127.0.0.1:5432/test'
 
 let counter = 0
