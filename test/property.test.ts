@@ -39,6 +39,8 @@ const API = '/api/v1'
 const DEADLINE_MS = 10_000
 const CONTRACT_4XX = [400, 401, 403, 404, 409, 412, 413, 415, 429]
 /** PROPERTY_RUNS_SCALE=10 for a deeper hunt; the default keeps the file around 30 s on two cores. */
+/** PROPERTY_SEED=<seed> replays a run that fast-check reported. */
+const SEED = process.env.PROPERTY_SEED === undefined ? {} : { seed: Number(process.env.PROPERTY_SEED) }
 const SCALE = Math.max(Number(process.env.PROPERTY_RUNS_SCALE ?? 1) || 1, 0.1)
 const NUM_RUNS = Object.fromEntries(Object.entries({ poisoned: 500, chaosReads: 400, chaosWrites: 300, model: 30 }).map(([k, v]) => [k, Math.ceil(v * SCALE)])) as Record<'poisoned' | 'chaosReads' | 'chaosWrites' | 'model', number>
 const JSON_CT = 'application/json'
@@ -687,7 +689,7 @@ t.test('property-based bad input', async (t) => {
         assert.deepEqual(await tableChecksums(client), initial, `a rejected write changed a table: ${show(req)} → ${res.statusCode}`)
         assertNoPollution()
       }
-    ), { numRuns: NUM_RUNS.poisoned, includeErrorInReport: true })
+    ), { numRuns: NUM_RUNS.poisoned, includeErrorInReport: true, ...SEED })
     t.equal(seen.size, bases.length, `every write route was exercised: ${JSON.stringify(Object.fromEntries(seen))}`)
     t.same(await tableChecksums(client), initial, 'row counts and checksums of every table are unchanged')
   })
@@ -771,7 +773,7 @@ t.test('property-based bad input', async (t) => {
       if (r.requestId !== null) assert.equal(res.headers['x-request-id'], r.requestId, `the request id is echoed: ${show(req)}`)
       assert.deepEqual(await tableChecksums(client), initial, `a read changed a table: ${show(req)}`)
       assertNoPollution()
-    }), { numRuns: NUM_RUNS.chaosReads, includeErrorInReport: true })
+    }), { numRuns: NUM_RUNS.chaosReads, includeErrorInReport: true, ...SEED })
     t.same(await tableChecksums(client), initial, 'row counts and checksums of every table are unchanged')
   })
 
@@ -872,7 +874,7 @@ t.test('property-based bad input', async (t) => {
       }
       before = after
       assertNoPollution()
-    }), { numRuns: NUM_RUNS.chaosWrites, includeErrorInReport: true })
+    }), { numRuns: NUM_RUNS.chaosWrites, includeErrorInReport: true, ...SEED })
     t.ok(successes.size >= 6, `successful writes on many routes: ${JSON.stringify(Object.fromEntries(successes))}`)
   })
 
@@ -900,7 +902,7 @@ t.test('property-based bad input', async (t) => {
       }
       await model.verify()
       assertNoPollution()
-    }), { numRuns: NUM_RUNS.model, includeErrorInReport: true })
+    }), { numRuns: NUM_RUNS.model, includeErrorInReport: true, ...SEED })
     const succeeded = [...totals].filter(([s]) => s < 300).reduce((n, [, c]) => n + c, 0)
     t.ok(succeeded > 0 && totals.size > 3, `a mix of outcomes: ${JSON.stringify(Object.fromEntries(totals))}`)
   })

@@ -22,8 +22,12 @@ interface MediaType { schema?: unknown }
 interface Operation { responses?: Record<string, { content?: Record<string, MediaType> }> }
 interface Document { paths: Record<string, Record<string, Operation>> }
 
-/** Statuses an undocumented path or method may answer (router and parser), always with the error body. */
-const UNROUTED = new Set([400, 404, 405, 413, 415, 431, 503])
+/**
+ * Statuses an undocumented path or method may answer, always with the error
+ * body: the router's and parser's, and under /api/v1 the scope's own hooks
+ * (authentication, rate limit), which run before an unknown route is a 404.
+ */
+const UNROUTED = new Set([400, 401, 404, 405, 413, 415, 429, 431, 503])
 /** Served by @fastify/swagger-ui, which hides its routes from the document. */
 const UNDOCUMENTED_PREFIXES = ['/docs']
 
@@ -42,9 +46,10 @@ export class ApiOracle {
 
   constructor (private readonly doc: Document) {
     addFormats(this.ajv)
+    // A path parameter may be empty: Fastify's router routes /users/ to /users/:id (then validation answers).
     this.templates = Object.keys(doc.paths).map((path) => ({
       path,
-      pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`)
+      pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]*')}$`)
     }))
     this.errorSchema = doc.paths['/api/v1/organizations']?.get?.responses?.['401']?.content?.['application/json']?.schema
     if (this.errorSchema === undefined) throw new Error('the document declares no error schema on GET /api/v1/organizations 401')
@@ -60,7 +65,7 @@ export class ApiOracle {
     const problems = this.headerProblems(res)
     if (operation === undefined) {
       if (!UNROUTED.has(res.statusCode)) problems.push(`status ${res.statusCode} on an undocumented route`)
-      else problems.push(...this.bodyProblems(res, { 'application/json': { schema: this.errorSchema } }))
+      else problems.push(...this.bodyProblems(res, res.method.toUpperCase() === 'HEAD' ? undefined : { 'application/json': { schema: this.errorSchema } }))
       return problems
     }
     const declared = operation.responses?.[String(res.statusCode)]
