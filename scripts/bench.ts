@@ -49,7 +49,8 @@ import {
   type LatencyStats, type ListSpec
 } from './bench-lib'
 import type { DbCeilingInput, DbCeilingResult } from './bench-db-ceiling'
-import { parseBenchArgs, SCENARIOS, USAGE, UsageError, type BenchOptions, type ScenarioKey } from './bench-options'
+import { parseBenchArgs, SCENARIOS, USAGE, type BenchOptions, type ScenarioKey } from './bench-options'
+import { usageExitCode } from './lib/args'
 
 const ROOT = PROJECT_ROOT
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -863,9 +864,7 @@ async function main (): Promise<number> {
   try {
     opts = parseBenchArgs(process.argv.slice(2))
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    process.stderr.write(err.message === '' ? `${USAGE}\n` : `bench: ${err.message}\n${USAGE}\n`)
-    return err.message === '' ? 0 : 2
+    return usageExitCode(err, 'bench', USAGE)
   }
   const startedAt = new Date()
   const host = machine()

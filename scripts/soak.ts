@@ -54,13 +54,13 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import zlib from 'node:zlib'
 import type { createSigner } from 'fast-jwt'
 import type pg from 'pg'
 import type { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
 import type { seedDatabase } from '../services/seed-data'
+import { decimal, integer, oneOf, parseOptions, urlWithScheme, usageExitCode, UsageError } from './lib/args'
 import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, serviceEnv, type LatencyStats, type ListSpec } from './bench-lib'
 
 // The heavy modules load on first use, once the arguments are valid: a bad
@@ -113,80 +113,49 @@ export interface SoakOptions {
   resultsDir: string
 }
 
-class UsageError extends Error {}
-
-function integer (name: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
-  return n
-}
-
-function decimal (name: string, value: string, min: number, max: number, minExclusive = false): number {
-  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isFinite(n) || n < min || (minExclusive && n === min) || n > max) {
-    throw new UsageError(`--${name} must be a number ${minExclusive ? 'above' : 'from'} ${min}${minExclusive ? ' and at most' : ' to'} ${max}, got ${JSON.stringify(value)}`)
-  }
-  return n
-}
-
 /** The seed's member count for N organizations (services/seed-data.ts). */
 const seededMembers = (organizations: number): number => Math.max(3, Math.round(organizations / 2000))
 
 export function parseSoakArgs (argv: string[]): SoakOptions {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        minutes: { type: 'string', default: '10' },
-        'warmup-seconds': { type: 'string' },
-        connections: { type: 'string', default: '16' },
-        users: { type: 'string', default: '5' },
-        organizations: { type: 'string' },
-        'database-url': { type: 'string', default: 'postgresql://root@127.0.0.1:5432/test' },
-        'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
-        server: { type: 'string', default: 'dist' },
-        'skip-build': { type: 'boolean', default: false },
-        'max-heap-growth': { type: 'string', default: '10' },
-        'results-dir': { type: 'string', default: path.join(ROOT, 'bench', 'results') },
-        help: { type: 'boolean', default: false }
-      },
-      strict: true,
-      allowPositionals: false
-    }))
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  if (values.help) throw new UsageError('')
-  const minutes = decimal('minutes', values.minutes, 0, 24 * 60, true)
+  const values = parseOptions(argv, {
+    minutes: { type: 'string', default: '10' },
+    'warmup-seconds': { type: 'string' },
+    connections: { type: 'string', default: '16' },
+    users: { type: 'string', default: '5' },
+    organizations: { type: 'string' },
+    'database-url': { type: 'string', default: 'postgresql://root@127.0.0.1:5432/test' },
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+    server: { type: 'string', default: 'dist' },
+    'skip-build': { type: 'boolean', default: false },
+    'max-heap-growth': { type: 'string', default: '10' },
+    'results-dir': { type: 'string', default: path.join(ROOT, 'bench', 'results') }
+  })
+  const minutes = decimal('minutes', values.minutes, { min: 0, max: 24 * 60, minExclusive: true })
   const durationS = minutes * 60
   const warmupS = values['warmup-seconds'] === undefined
     ? Math.min(60, durationS * 0.1)
-    : decimal('warmup-seconds', values['warmup-seconds'], 0, 3600)
+    : decimal('warmup-seconds', values['warmup-seconds'], { min: 0, max: 3600 })
   // Two windows (after the warm-up, at the end) must fit after it.
   if (durationS - warmupS < 1) throw new UsageError(`--warmup-seconds (${warmupS}) must leave at least 1 s of the ${durationS} s run`)
-  const users = integer('users', values.users, 2, 100)
+  const users = integer('users', values.users, { min: 2, max: 100 })
   const members = users - 1
-  const organizations = values.organizations === undefined ? Math.max(5000, 2000 * members) : integer('organizations', values.organizations, 100, 10_000_000)
+  const organizations = values.organizations === undefined ? Math.max(5000, 2000 * members) : integer('organizations', values.organizations, { min: 100, max: 10_000_000 })
   if (seededMembers(organizations) < members) {
     throw new UsageError(`--organizations ${organizations} seeds ${seededMembers(organizations)} members; --users ${users} needs ${members} (use at least ${2000 * members - 1000})`)
   }
-  if (values.server !== 'dist' && values.server !== 'ts') throw new UsageError(`--server must be dist or ts, got ${JSON.stringify(values.server)}`)
-  if (!/^postgres(ql)?:\/\//.test(values['database-url'])) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL')
-  if (!/^rediss?:\/\//.test(values['redis-url'])) throw new UsageError('--redis-url must be a redis:// or rediss:// URL')
   return {
     minutes,
     durationS,
     warmupS,
-    connections: integer('connections', values.connections, 1, 1000),
+    connections: integer('connections', values.connections, { min: 1, max: 1000 }),
     users,
     members,
     organizations,
-    adminUrl: values['database-url'],
-    redisUrl: values['redis-url'],
-    server: values.server,
+    adminUrl: urlWithScheme('database-url', values['database-url'], ['postgres', 'postgresql']),
+    redisUrl: urlWithScheme('redis-url', values['redis-url'], ['redis', 'rediss']),
+    server: oneOf('server', values.server, ['dist', 'ts']),
     skipBuild: values['skip-build'],
-    maxHeapGrowthPct: decimal('max-heap-growth', values['max-heap-growth'], 0, 10_000),
+    maxHeapGrowthPct: decimal('max-heap-growth', values['max-heap-growth'], { min: 0, max: 10_000 }),
     resultsDir: path.resolve(values['results-dir'])
   }
 }
@@ -906,9 +875,7 @@ async function main (): Promise<number> {
   try {
     opts = parseSoakArgs(process.argv.slice(2))
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    process.stderr.write(err.message === '' ? `${USAGE}\n` : `soak: ${err.message}\n${USAGE}\n`)
-    return err.message === '' ? 0 : 2
+    return usageExitCode(err, 'soak', USAGE)
   }
   const startedAt = new Date()
   const t0 = performance.now()

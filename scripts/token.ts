@@ -4,12 +4,12 @@
 //   curl -H "Authorization: Bearer $(npm run -s token -- --email a@b.c)" …
 // Only the token goes to stdout; everything else goes to stderr.
 // Exit codes: 0 printed, 1 unknown or inactive user (or failure), 2 bad arguments.
-import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { createSigner } from 'fast-jwt'
 import { ConfigError, loadConfig } from '../lib/config'
 import { resolveDatabase } from '../lib/database-url'
 import { persistentDevSecret } from '../lib/dev-secret'
+import { parseOptions, usageExitCode, UsageError } from './lib/args'
 
 const USAGE = 'usage: npm run token -- --email EMAIL [--expires-in DURATION]   (DURATION: e.g. 30m, 8h, 7d; default 1h)'
 
@@ -22,8 +22,6 @@ export interface TokenArgs {
   expiresInSeconds: number
 }
 
-export class UsageError extends Error {}
-
 /** e.g. "90s", "30m", "8h", "7d": a positive lifetime of at most a year. */
 export function parseDuration (value: string): number {
   const match = /^([1-9]\d{0,8})(s|m|h|d)$/.exec(value)
@@ -35,20 +33,10 @@ export function parseDuration (value: string): number {
 }
 
 export function parseTokenArgs (argv: string[]): TokenArgs {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        email: { type: 'string' },
-        'expires-in': { type: 'string', default: '1h' }
-      },
-      strict: true,
-      allowPositionals: false
-    }))
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
+  const values = parseOptions(argv, {
+    email: { type: 'string' },
+    'expires-in': { type: 'string', default: '1h' }
+  })
   const email = values.email?.trim()
   if (email === undefined || email === '') throw new UsageError('--email is required')
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError(`--email must be an email address, got ${JSON.stringify(email)}`)
@@ -63,9 +51,7 @@ async function main (): Promise<number> {
   try {
     args = parseTokenArgs(process.argv.slice(2))
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    process.stderr.write(`token: ${err.message}\n${USAGE}\n`)
-    return 2
+    return usageExitCode(err, 'token', USAGE)
   }
   const config = loadConfig(process.env)
   // The server's secret: JWT_SECRET, or (development) the one kept beside the embedded database.
