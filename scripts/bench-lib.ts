@@ -199,7 +199,7 @@ export function sibling (name: string): string {
   return path.join(__dirname, `${name}${path.extname(__filename)}`)
 }
 
-export { freePort } from '../lib/free-port'
+export { freePort } from './lib/free-port'
 
 /**
  * The environment the bench and the soak start the service with: production
