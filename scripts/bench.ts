@@ -51,6 +51,7 @@ import {
 import type { DbCeilingInput, DbCeilingResult } from './bench-db-ceiling'
 import { parseBenchArgs, SCENARIOS, USAGE, type BenchOptions, type ScenarioKey } from './bench-options'
 import { usageExitCode } from './lib/args'
+import { seededMembers } from './seed/statements'
 
 const ROOT = PROJECT_ROOT
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -192,7 +193,7 @@ async function prepareDatabase (opts: BenchOptions): Promise<Dataset> {
   const name = await ensureDatabase(opts.databaseUrl)
   const migrated = await applyMigrations({ connectionString: opts.databaseUrl, log: (line) => console.log(`  migrate: ${line}`) })
   console.log(`migrations: ${migrated.applied.length} applied now, ${migrated.alreadyApplied.length} already applied`)
-  const expectedUsers = Math.max(3, Math.round(opts.organizations / 2000)) + 1
+  const expectedUsers = seededMembers(opts.organizations) + 1
   const state = await withClient(opts.databaseUrl, async (client) => {
     const { rows: [row] } = await client.query<{ comment: string | null; organizations: string; users: string }>(`
       SELECT shobj_description(d.oid, 'pg_database') AS comment,
@@ -210,7 +211,7 @@ async function prepareDatabase (opts: BenchOptions): Promise<Dataset> {
   const started = performance.now()
   // The db:seed npm script's command line, run directly.
   await withClient(opts.databaseUrl, async (client) => { await client.query(`COMMENT ON DATABASE "${name}" IS NULL`) })
-  await run(process.execPath, nodeArgs(path.join(ROOT, 'scripts', 'seed.ts'), ['--organizations', String(opts.organizations), '--reset']), {
+  await run(process.execPath, nodeArgs(path.join(ROOT, 'scripts', 'seed', 'main.ts'), ['--organizations', String(opts.organizations), '--reset']), {
     env: { ...process.env, DATABASE_URL: opts.databaseUrl, NODE_ENV: 'development' },
     echo: true
   })

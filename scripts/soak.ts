@@ -4,7 +4,7 @@
 // realistic load for a long time? It
 //
 //   1. creates a scratch database on the machine's PostgreSQL, migrates it with
-//      lib/migrator and seeds it (services/seed-data.ts; default 8,000
+//      lib/migrator and seeds it (scripts/seed/seed-data.ts; default 8,000
 //      organizations: U-1 members plus the admin);
 //   2. starts the REAL server as a child process (`npm run build` then
 //      `node dist/server.js`, or server.ts through ts-node with --server ts) in
@@ -59,7 +59,8 @@ import type { createSigner } from 'fast-jwt'
 import type pg from 'pg'
 import type { applyMigrations } from '../lib/migrator'
 import { PROJECT_ROOT } from '../lib/paths'
-import type { seedDatabase } from '../services/seed-data'
+import type { seedDatabase } from './seed/seed-data'
+import { seededMembers } from './seed/statements'
 import { decimal, integer, oneOf, parseOptions, urlWithScheme, usageExitCode, UsageError } from './lib/args'
 import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, serviceEnv, type LatencyStats, type ListSpec } from './bench-lib'
 
@@ -70,7 +71,7 @@ const lazy = {
   get pg (): typeof pg { return require('pg') as typeof pg },
   get createSigner (): typeof createSigner { return (require('fast-jwt') as { createSigner: typeof createSigner }).createSigner },
   get applyMigrations (): typeof applyMigrations { return (require('../lib/migrator') as { applyMigrations: typeof applyMigrations }).applyMigrations },
-  get seedDatabase (): typeof seedDatabase { return (require('../services/seed-data') as { seedDatabase: typeof seedDatabase }).seedDatabase }
+  get seedDatabase (): typeof seedDatabase { return (require('./seed/seed-data') as { seedDatabase: typeof seedDatabase }).seedDatabase }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -112,9 +113,6 @@ export interface SoakOptions {
   maxHeapGrowthPct: number
   resultsDir: string
 }
-
-/** The seed's member count for N organizations (services/seed-data.ts). */
-const seededMembers = (organizations: number): number => Math.max(3, Math.round(organizations / 2000))
 
 export function parseSoakArgs (argv: string[]): SoakOptions {
   const values = parseOptions(argv, {

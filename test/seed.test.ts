@@ -6,7 +6,7 @@ import t from 'tap'
 import pg from 'pg'
 import { tsNodeArgs } from './helpers/app'
 import { createTestDatabase } from './helpers/database'
-import { seedDatabase, SeedRefusedError, SEED_TABLES, type SeedOptions } from '../services/seed-data'
+import { seedDatabase, SeedRefusedError, SEED_TABLES, type SeedOptions } from '../scripts/seed/seed-data'
 
 const ROOT = path.resolve(__dirname, '..')
 const TODAY = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
@@ -130,7 +130,7 @@ t.test('db:seed', async (t) => {
   })
 
   t.test('CLI', async (t) => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(path.join(ROOT, 'scripts', 'seed.ts')), ...args],
+    const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(path.join(ROOT, 'scripts', 'seed', 'main.ts')), ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
     const bad = run('--organizations', 'abc')
     t.equal(bad.status, 2, 'bad --organizations exits 2')

@@ -1,11 +1,11 @@
 // npm run db:seed -- --organizations N [--seed S] [--now YYYY-MM-DD] [--reset]
-// Fills the database with reproducible demo data (see services/seed-data.ts).
+// Fills the database with reproducible demo data (see seed-data.ts and statements.ts).
 // Exit codes: 0 done, 1 refused or failed, 2 bad arguments.
 import pg from 'pg'
-import { ConfigError, loadConfig } from '../lib/config'
-import { resolveDatabase } from '../lib/database-url'
-import { seedDatabase, SeedRefusedError } from '../services/seed-data'
-import { integer, isoDate, parseOptions, usageExitCode } from './lib/args'
+import { ConfigError, loadConfig } from '../../lib/config'
+import { resolveDatabase } from '../../lib/database-url'
+import { seedDatabase, SeedRefusedError } from './seed-data'
+import { integer, isoDate, parseOptions, usageExitCode } from '../lib/args'
 
 const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--reset]'
 
