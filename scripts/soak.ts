@@ -62,7 +62,12 @@ import { PROJECT_ROOT } from '../lib/paths'
 import type { seedDatabase } from './seed/seed-data'
 import { seededMembers } from './seed/statements'
 import { decimal, integer, oneOf, parseOptions, urlWithScheme, usageExitCode, UsageError } from './lib/args'
-import { freePort, latencyStats, loadListSpec, nodeArgs, PRIORITIES, prng, removeRedisKeys, serviceEnv, type LatencyStats, type ListSpec } from './bench-lib'
+import { nodeArgs } from './lib/child-processes'
+import { freePort } from './lib/free-port'
+import { loadListSpec, PRIORITIES, type ListSpec } from './lib/list-spec'
+import { removeRedisKeys } from './lib/redis-keys'
+import { serviceEnv } from './lib/service'
+import { latencyStats, prng, type LatencyStats } from './lib/stats'
 
 // The heavy modules load on first use, once the arguments are valid: a bad
 // command line is answered at once.

@@ -1,8 +1,9 @@
-// Command-line options of the benchmark (scripts/bench.ts), apart so they can
-// be parsed (and tested) without loading the harness.
+// Command-line options of the benchmark (scripts/bench/main.ts) and the
+// scenarios they name, apart so they can be parsed (and tested) without
+// loading the harness.
 import path from 'node:path'
-import { PROJECT_ROOT } from '../lib/paths'
-import { integer, oneOf, parseOptions, urlWithScheme, UsageError } from './lib/args'
+import { PROJECT_ROOT } from '../../lib/paths'
+import { integer, oneOf, parseOptions, urlWithScheme, UsageError } from '../lib/args'
 
 export const USAGE = `usage: npm run bench -- [options]
   --organizations N     data set size (default 100000; the seed makes max(3, N/2000) members)
@@ -23,6 +24,26 @@ export const USAGE = `usage: npm run bench -- [options]
 /** In the order they run: each ceiling just before the scenarios measured against it. */
 export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'] as const
 export type ScenarioKey = typeof SCENARIOS[number]
+
+/** The scenarios measured over HTTP against the service (or the bare HTTP ceiling). */
+export const HTTP_SCENARIOS: ReadonlySet<ScenarioKey> = new Set(['http-ceiling', 'a', 'b', 'c', 'c2', 'd', 'e'])
+
+export const TITLES: Record<ScenarioKey, string> = {
+  'http-ceiling': 'HTTP ceiling: bare Fastify, (a)\'s body',
+  a: 'list, cached (same URL)',
+  b: 'list, cache-busting (all MISS)',
+  c: 'org by id, rotating ids',
+  c2: 'org by id, cache-busting',
+  d: 'dashboard',
+  e: 'write mix (POST interaction / PATCH org)',
+  'db-ceiling': 'DB ceiling: (b)\'s SQL, raw pg loop',
+  prisma: 'Prisma overhead (in process)'
+}
+
+/** The ceiling each scenario's throughput is divided by. */
+export const CEILING_OF: Partial<Record<ScenarioKey, 'http-ceiling' | 'db-ceiling'>> = {
+  a: 'http-ceiling', c: 'http-ceiling', c2: 'http-ceiling', d: 'http-ceiling', e: 'http-ceiling', b: 'db-ceiling'
+}
 
 const ALIASES: Record<string, readonly ScenarioKey[]> = {
   all: SCENARIOS,
