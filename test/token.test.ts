@@ -19,6 +19,9 @@ function decodePayload (token: string): Record<string, unknown> {
 
 interface Run { status: number | null; stdout: string; stderr: string }
 
+/** 'exit 0', or what it printed on stderr when it failed. */
+const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr}`
+
 /**
  * Runs the script without blocking this process's event loop (spawnSync would
  * stall the app under test for seconds, and its load shedding would answer 503).
@@ -135,7 +138,7 @@ t.test('npm run token -- --create-admin: the first admin of a database without u
     (await client.query<{ id: string; name: string; role: string }>('SELECT id, name, role FROM users WHERE email = $1::citext', [email])).rows)
 
   const created = await run('--create-admin', 'Ada@First.example', '--name', 'Ada Lovelace', '--expires-in', '8h')
-  t.equal(created.status, 0, created.stderr)
+  t.equal(created.status, 0, outcome(created))
   t.match(created.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'stdout is the token alone')
   t.match(created.stderr, /created the admin Ada@First\.example/)
   const token = created.stdout.trim()
@@ -152,7 +155,7 @@ t.test('npm run token -- --create-admin: the first admin of a database without u
 
   t.test('again with the same email (any case): the same admin, nothing created or changed', async (t) => {
     const again = await run('--create-admin', 'ada@first.example', '--name', 'Someone Else')
-    t.equal(again.status, 0, again.stderr)
+    t.equal(again.status, 0, outcome(again))
     t.equal(decodePayload(again.stdout.trim()).sub, admin.json().id, 'a token for the existing admin')
     t.match(again.stderr, /already exists[\s\S]*nothing changed[\s\S]*its name stays "Ada Lovelace"/)
     t.same((await usersWith('ada@first.example')).map((u) => u.name), ['Ada Lovelace'], 'one row, name unchanged')
@@ -161,8 +164,8 @@ t.test('npm run token -- --create-admin: the first admin of a database without u
 
   t.test('two runs at once create one admin', async (t) => {
     const [first, second] = await Promise.all([run('--create-admin', 'alan@first.example'), run('--create-admin', 'alan@first.example')])
-    t.equal(first!.status, 0, first!.stderr)
-    t.equal(second!.status, 0, second!.stderr)
+    t.equal(first!.status, 0, outcome(first!))
+    t.equal(second!.status, 0, outcome(second!))
     const rows = await usersWith('alan@first.example')
     t.equal(rows.length, 1, 'one user row')
     t.match(rows[0], { role: 'admin', name: 'alan' }, 'named after the email by default')
