@@ -1,11 +1,15 @@
 // npm run db:seed -- --organizations N [--seed S] [--now YYYY-MM-DD] [--reset]
-// Fills the database with reproducible demo data (see seed-data.ts and statements.ts).
-// Exit codes: 0 done, 1 refused or failed, 2 bad arguments.
+// Fills the database with reproducible demo data (see seed-data.ts and
+// statements.ts), then invalidates the response cache of services running on
+// it (cache-epoch.ts): with REDIS_URL, their cached answers are gone at once.
+// Exit codes: 0 done (also when Redis could not be reached: a warning says
+// so), 1 refused or failed, 2 bad arguments.
 import pg from 'pg'
 import { ConfigError, loadConfig } from '../../lib/config'
 import { resolveDatabase } from '../../lib/database-url'
-import { seedDatabase, SeedRefusedError } from './seed-data'
 import { integer, isoDate, parseOptions, usageExitCode } from '../lib/args'
+import { bumpCacheEpoch, describeInvalidation } from './cache-epoch'
+import { seedDatabase, SeedRefusedError } from './seed-data'
 
 const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--reset]'
 
@@ -50,6 +54,10 @@ async function main(): Promise<number> {
     const { rows, seconds } = await seedDatabase(client, { ...args, log: (line) => console.log(line) })
     for (const [table, count] of Object.entries(rows)) console.log(`${table.padEnd(14)} ${count}`)
     console.log(`done in ${seconds.toFixed(1)} s`)
+    // Committed: from now on a running service's cached answers describe rows that are gone.
+    const { warning, line } = describeInvalidation(await bumpCacheEpoch(config), config.cacheTtlSeconds)
+    if (warning) console.error(`db:seed: ${line}`)
+    else console.log(line)
     return 0
   } catch (err) {
     console.error(`db:seed: ${err instanceof SeedRefusedError ? '' : 'failed: '}${(err as Error).message}`)
