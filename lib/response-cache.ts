@@ -76,6 +76,15 @@ return { key, redis.call('GET', key) }
 
 type LookupCommand = (epochKey: string, generationKey: string, entryPrefix: string, suffix: string) => Promise<[Buffer, Buffer | null]>
 
+/**
+ * The epoch counter under REDIS_KEY_PREFIX `prefix`: part of every entry's
+ * key, so one INCR of it makes every entry unreachable for every instance.
+ * Exported for tools that change the data behind the service's back (npm run db:seed).
+ */
+export function epochKey (prefix: string): string {
+  return `${prefix}g:epoch`
+}
+
 export class RedisCacheBackend implements CacheBackend {
   readonly name = 'redis' as const
   /**
@@ -98,12 +107,12 @@ export class RedisCacheBackend implements CacheBackend {
 
   async lookup (generation: string, suffix: string): Promise<CacheLookup> {
     if (this.epochStale) {
-      await this.redis.incr(`${this.prefix}g:epoch`)
+      await this.redis.incr(epochKey(this.prefix))
       this.epochStale = false
     }
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
-    const [key, value] = await lookup.call(this.redis, `${this.prefix}g:epoch`, `${this.prefix}g:${generation}`, `${this.prefix}r:`, suffix)
+    const [key, value] = await lookup.call(this.redis, epochKey(this.prefix), `${this.prefix}g:${generation}`, `${this.prefix}r:`, suffix)
     return value === null ? { key: key.toString() } : { key: key.toString(), entry: decodeBytes(value) }
   }
 

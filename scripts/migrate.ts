@@ -1,10 +1,19 @@
 // npm run db:migrate — applies pending prisma/migrations (see lib/migrator.ts)
 // to DATABASE_URL, or to the embedded PostgreSQL when it is unset.
+// Exit codes: 0 done, 1 failed, 2 bad arguments (it takes none but --help).
 import { ConfigError, loadConfig } from '../lib/config'
 import { resolveDatabase } from '../lib/database-url'
 import { applyMigrations, MigrationError } from '../lib/migrator'
+import { parseOptions, usageExitCode } from './lib/args'
+
+const USAGE = 'usage: npm run db:migrate   (applies pending migrations to DATABASE_URL, or to the embedded database when it is unset)'
 
 async function main (): Promise<number> {
+  try {
+    parseOptions(process.argv.slice(2), {})
+  } catch (err) {
+    return usageExitCode(err, 'db:migrate', USAGE)
+  }
   const config = loadConfig(process.env)
   const log = (line: string): void => { process.stdout.write(`${line}\n`) }
   // The migrations are this command's own work, reported below.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the Prisma CLI with the schema-engine shim, so `prisma generate` works
-// without downloading engine binaries (see README, "Offline Prisma").
+// without downloading engine binaries (see docs/operations.md, on the Prisma shim).
 'use strict'
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')

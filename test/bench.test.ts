@@ -10,10 +10,11 @@ import path from 'node:path'
 import t from 'tap'
 import { REDIS_URL, tsNodeArgs } from './helpers/app'
 import { createEmptyDatabase, withClient } from './helpers/database'
-import { parseBenchArgs, UsageError } from '../scripts/bench-options'
+import { parseBenchArgs } from '../scripts/bench/options'
+import { UsageError } from '../scripts/lib/args'
 
 const ROOT = path.resolve(__dirname, '..')
-const SCRIPT = path.join(ROOT, 'scripts', 'bench.ts')
+const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'main.ts')
 
 interface Run { status: number | null; stdout: string; stderr: string }
 

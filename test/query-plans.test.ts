@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { Prisma } from '../generated/prisma/client'
-import { seedDatabase } from '../services/seed-data'
+import { seedDatabase } from '../scripts/seed/seed-data'
 import { listingQuery, organizationQuery, type OrganizationListQuery } from '../services/organizations'
 import { dashboardQuery } from '../services/dashboard'
 import { createTestDatabase } from './helpers/database'

@@ -1,14 +1,19 @@
 // The seed against a real PostgreSQL: a throw-away database per run, migrated
-// from prisma/migrations, seeded with 2,000 organizations.
-import { spawnSync } from 'node:child_process'
+// from prisma/migrations, seeded with 2,000 organizations; and a reseed
+// under a running app, whose Redis-cached answers must not outlive the data.
+import { execFile, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
-import { tsNodeArgs } from './helpers/app'
-import { createTestDatabase } from './helpers/database'
-import { seedDatabase, SeedRefusedError, SEED_TABLES, type SeedOptions } from '../services/seed-data'
+import { buildTestApp, REDIS_URL, tsNodeArgs } from './helpers/app'
+import { createTestDatabase, withClient } from './helpers/database'
+import { freePort } from './helpers/net'
+import { until } from './helpers/wait'
+import { removeRedisKeys } from '../scripts/lib/redis-keys'
+import { seedDatabase, SeedRefusedError, SEED_TABLES, type SeedOptions } from '../scripts/seed/seed-data'
 
 const ROOT = path.resolve(__dirname, '..')
+const SEED_CLI = path.join(ROOT, 'scripts', 'seed', 'main.ts')
 const TODAY = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
 const ORGS = 2000
 
@@ -130,7 +135,7 @@ t.test('db:seed', async (t) => {
   })
 
   t.test('CLI', async (t) => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(path.join(ROOT, 'scripts', 'seed.ts')), ...args],
+    const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(SEED_CLI), ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
     const bad = run('--organizations', 'abc')
     t.equal(bad.status, 2, 'bad --organizations exits 2')
@@ -143,5 +148,77 @@ t.test('db:seed', async (t) => {
     const ok = run('--organizations', '10', '--seed', '3', '--now', '2025-03-01', '--reset')
     t.equal(ok.status, 0, 'seeds with --reset')
     t.match(ok.stdout, /organizations\s+10\b/, 'prints the row counts')
+  })
+})
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+/** 'exit 0', or what it printed on stderr when it failed. */
+const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr.slice(-3000)}`
+
+/** The seed CLI, without blocking this process's event loop (the app under test keeps answering). */
+async function seedCli (env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, [...tsNodeArgs(SEED_CLI), ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code
+      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
+    })
+  })
+}
+
+t.test('db:seed --reset under a running service: its cached answers are gone', async (t) => {
+  t.setTimeout(180_000)
+  const db = await createTestDatabase('seed_cache')
+  t.teardown(db.drop)
+  // The prefix buildTestApp gives this file's apps; the seed must bump the epoch under the same one.
+  const prefix = `crm:test:${process.pid}:`
+  t.teardown(async () => { await removeRedisKeys(REDIS_URL, prefix, (line) => t.comment(line)) })
+  const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: prefix }
+
+  const first = await seedCli(env, '--organizations', '30', '--seed', '5')
+  t.equal(first.status, 0, outcome(first))
+  // A generous command timeout: on a loaded machine a lookup that gives up answers BYPASS, not the HIT asserted here.
+  const app = await buildTestApp(t, db.url, { REDIS_COMMAND_TIMEOUT_MS: '10000' })
+  await until('the app to reach Redis', async () => (await app.cacheStatus()) === 'up')
+  const admin = await withClient(db.url, async (client) => (await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin'")).rows[0]!)
+  const list = async () => await app.inject({ method: 'GET', url: '/api/v1/organizations?limit=100', headers: { authorization: `Bearer ${app.signToken(admin.id)}` } })
+  // What the admin's listing should hold: every organization not soft-deleted (a seed deletes about 1.5 %).
+  const liveOrganizations = async () => await withClient(db.url, async (client) =>
+    (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM organizations WHERE NOT is_deleted')).rows[0]!.n)
+
+  const miss = await list()
+  t.equal(miss.statusCode, 200)
+  t.equal(miss.headers['x-cache'], 'MISS')
+  const before = await liveOrganizations()
+  t.ok(before >= 25, `the seeded organizations (${before} of 30 live)`)
+  t.equal(miss.json().data.length, before, 'the listing shows them')
+  const hit = await list()
+  t.equal(hit.headers['x-cache'], 'HIT', 'the answer is cached')
+  t.equal(hit.body, miss.body)
+
+  // The same seed with more organizations: the admin keeps its id (and the token its meaning), the listing changes.
+  const reseed = await seedCli(env, '--organizations', '45', '--seed', '5', '--reset')
+  t.equal(reseed.status, 0, outcome(reseed))
+  t.match(reseed.stdout, new RegExp(`cache: bumped ${prefix}g:epoch to \\d+: every service instance using this Redis answers from the new data`))
+  const after = await list()
+  t.equal(after.statusCode, 200)
+  t.equal(after.headers['x-cache'], 'MISS', 'not the answer cached before the seed')
+  const reseeded = await liveOrganizations()
+  t.ok(reseeded > before, `more organizations now (${reseeded} of 45 live)`)
+  t.equal(after.json().data.length, reseeded, 'the listing shows the reseeded organizations')
+  t.equal((await list()).headers['x-cache'], 'HIT', 'and the new answer is cached again')
+
+  t.test('Redis unreachable: the seed succeeds and warns that answers may be stale', async (t) => {
+    const dead = await seedCli({ ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, '--organizations', '30', '--seed', '5', '--reset')
+    t.equal(dead.status, 0, outcome(dead))
+    t.match(dead.stdout, /organizations\s+30\b/, 'the data was seeded')
+    t.match(dead.stderr, /db:seed: warning: could not reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(.+\) to invalidate the response cache: a running service may answer from the data before this seed for up to 300 s \(CACHE_TTL_SECONDS\)/)
+  })
+
+  t.test('no REDIS_URL: the in-process cache of a running service cannot be reached, and the seed says so', async (t) => {
+    const local = await seedCli({ ...env, REDIS_URL: undefined }, '--organizations', '30', '--seed', '5', '--reset')
+    t.equal(local.status, 0, outcome(local))
+    t.match(local.stdout, /cache: REDIS_URL is not set, so a running service keeps its cache in its own memory, which this process cannot reach: restart it, or it may answer from the data before this seed for up to 300 s/)
+    t.notMatch(local.stderr, /db:seed:/, 'no warning: nothing failed')
   })
 })

@@ -14,7 +14,7 @@ import { REDIS_URL, tsNodeArgs } from './helpers/app'
 import { ADMIN_URL, withClient } from './helpers/database'
 
 const ROOT = path.resolve(__dirname, '..')
-const SCRIPT = path.join(ROOT, 'scripts', 'soak.ts')
+const SCRIPT = path.join(ROOT, 'scripts', 'soak', 'main.ts')
 
 interface Run { status: number | null; stdout: string; stderr: string }
 

@@ -1,5 +1,6 @@
 // npm run token: the printed token works against the API; unknown, inactive
-// and malformed input are refused with the documented exit codes.
+// and malformed input are refused with the documented exit codes; an empty
+// database gets its first admin with --create-admin.
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -17,6 +18,9 @@ function decodePayload (token: string): Record<string, unknown> {
 }
 
 interface Run { status: number | null; stdout: string; stderr: string }
+
+/** 'exit 0', or what it printed on stderr when it failed. */
+const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr}`
 
 /**
  * Runs the script without blocking this process's event loop (spawnSync would
@@ -109,7 +113,9 @@ t.test('npm run token', async (t) => {
 
   t.test('bad arguments: exit 2 with the usage', async (t) => {
     for (const args of [[], ['--email'], ['--email', ''], ['--email', 'not-an-email'], ['--email', member!.email, '--expires-in', 'soon'],
-      ['--email', member!.email, '--expires-in', '0h'], ['--email', member!.email, '--bogus'], ['--email', member!.email, 'extra']]) {
+      ['--email', member!.email, '--expires-in', '0h'], ['--email', member!.email, '--bogus'], ['--email', member!.email, 'extra'],
+      ['--email', member!.email, '--create-admin', 'admin@example.test'], ['--email', member!.email, '--name', 'Ada'],
+      ['--create-admin', 'admin@localhost'], ['--create-admin', 'admin@example.test', '--name', ' ']]) {
       const result = await run(...args)
       t.equal(result.status, 2, `${JSON.stringify(args)} exits 2`)
       t.equal(result.stdout, '', 'prints no token')
@@ -117,5 +123,72 @@ t.test('npm run token', async (t) => {
     }
     t.match((await run()).stderr, /--email is required/, 'missing --email is named')
     t.match((await run('--email', member!.email, '--expires-in', 'soon')).stderr, /--expires-in/, 'a bad --expires-in is named')
+  })
+})
+
+t.test('npm run token -- --create-admin: the first admin of a database without users', async (t) => {
+  t.setTimeout(120_000)
+  const db = await createTestDatabase('token_first_admin')
+  t.teardown(db.drop)
+  const app = await buildTestApp(t, db.url, { JWT_SECRET })
+  const script = path.join(ROOT, 'scripts', 'token.ts')
+  const run = async (...args: string[]): Promise<Run> => await runScript(script, args, { ...process.env, NODE_ENV: 'test', DATABASE_URL: db.url, JWT_SECRET })
+  const me = async (token: string) => await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${token}` } })
+  const usersWith = async (email: string) => await withClient(db.url, async (client) =>
+    (await client.query<{ id: string; name: string; role: string }>('SELECT id, name, role FROM users WHERE email = $1::citext', [email])).rows)
+
+  const created = await run('--create-admin', 'Ada@First.example', '--name', 'Ada Lovelace', '--expires-in', '8h')
+  t.equal(created.status, 0, outcome(created))
+  t.match(created.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'stdout is the token alone')
+  t.match(created.stderr, /created the admin Ada@First\.example/)
+  const token = created.stdout.trim()
+  t.equal((decodePayload(token).exp as number) - (decodePayload(token).iat as number), 8 * 3600, '--expires-in applies')
+  const admin = await me(token)
+  t.equal(admin.statusCode, 200, 'the API accepts the token')
+  t.match(admin.json(), { email: 'Ada@First.example', name: 'Ada Lovelace', role: 'admin', isActive: true })
+
+  // What the first admin is for: creating the other users.
+  const member = await app.inject({
+    method: 'POST', url: '/api/v1/users', headers: { authorization: `Bearer ${token}` }, payload: { email: 'grace@first.example', name: 'Grace' }
+  })
+  t.equal(member.statusCode, 201, 'the admin can create users')
+
+  t.test('again with the same email (any case): the same admin, nothing created or changed', async (t) => {
+    const again = await run('--create-admin', 'ada@first.example', '--name', 'Someone Else')
+    t.equal(again.status, 0, outcome(again))
+    t.equal(decodePayload(again.stdout.trim()).sub, admin.json().id, 'a token for the existing admin')
+    t.match(again.stderr, /already exists[\s\S]*nothing changed[\s\S]*its name stays "Ada Lovelace"/)
+    t.same((await usersWith('ada@first.example')).map((u) => u.name), ['Ada Lovelace'], 'one row, name unchanged')
+    t.equal((await me(again.stdout.trim())).statusCode, 200)
+  })
+
+  t.test('two runs at once create one admin', async (t) => {
+    const [first, second] = await Promise.all([run('--create-admin', 'alan@first.example'), run('--create-admin', 'alan@first.example')])
+    t.equal(first!.status, 0, outcome(first!))
+    t.equal(second!.status, 0, outcome(second!))
+    const rows = await usersWith('alan@first.example')
+    t.equal(rows.length, 1, 'one user row')
+    t.match(rows[0], { role: 'admin', name: 'alan' }, 'named after the email by default')
+    t.equal(decodePayload(first!.stdout.trim()).sub, rows[0]!.id)
+    t.equal(decodePayload(second!.stdout.trim()).sub, rows[0]!.id)
+  })
+
+  t.test('an existing member is neither promoted nor given a token', async (t) => {
+    const result = await run('--create-admin', 'GRACE@first.example')
+    t.equal(result.status, 1)
+    t.equal(result.stdout, '', 'no token')
+    t.match(result.stderr, /grace@first\.example is a member, not an admin, and --create-admin does not promote users/)
+    t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
+    t.same((await usersWith('grace@first.example')).map((u) => u.role), ['member'], 'still a member')
+  })
+
+  t.test('an inactive admin is not reactivated', async (t) => {
+    await withClient(db.url, async (client) => await client.query("INSERT INTO users (email, name, role, is_active) VALUES ('old@first.example', 'Old', 'admin', false)"))
+    const result = await run('--create-admin', 'old@first.example')
+    t.equal(result.status, 1)
+    t.equal(result.stdout, '', 'no token')
+    t.match(result.stderr, /the admin old@first\.example is inactive and --create-admin does not reactivate users/)
+    const [old] = await withClient(db.url, async (client) => (await client.query<{ is_active: boolean }>("SELECT is_active FROM users WHERE email = 'old@first.example'")).rows)
+    t.equal(old!.is_active, false, 'still inactive')
   })
 })

@@ -1,1 +1,1 @@
-export { freePort } from '../../lib/free-port'
+export { freePort } from '../../scripts/lib/free-port'

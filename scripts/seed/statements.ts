@@ -1,4 +1,4 @@
-// Demo/benchmark data generator (npm run db:seed).
+// The SQL of one seed (see seed-data.ts for how it is loaded).
 //
 // Every row is produced inside PostgreSQL by INSERT ... SELECT over
 // generate_series: Node only sends ~4 statements per chunk of organizations,
@@ -15,58 +15,17 @@
 // parents by recomputing the parent's id and per-organization values (owner,
 // creation time, contact count) from the same hashes — no joins needed.
 import { createHash } from 'node:crypto'
-import pg from 'pg'
+import { DEAL_KIND, FIRST, LAST, LEGAL, MAILBOX, NOTES, ORG_INDUSTRY, ORG_NOUN, ORG_PREFIX, STAGES, SUBJECTS, TITLES, TLD } from './words'
 
-export type SeedDb = pg.Pool | pg.Client | pg.PoolClient
-
-export interface SeedOptions {
-  organizations: number
-  seed: number
-  /** Data is generated "as of" 00:00 UTC of this date's UTC day. */
-  now: Date
-  /** TRUNCATE the five tables first; without it a non-empty target is refused. */
-  reset: boolean
-  log: (line: string) => void
-}
-
-export interface SeedResult {
-  rows: Record<string, number>
-  seconds: number
-}
-
-/** The target already holds data and reset was not asked for. */
-export class SeedRefusedError extends Error {
-  override name = 'SeedRefusedError'
-}
-
-export const SEED_TABLES = ['users', 'organizations', 'contacts', 'interactions', 'opportunities'] as const
-const CHUNK = 100_000 // organizations per statement; also the progress granularity
 const DAY = 86_400
 
-// ---------------------------------------------------------------- word lists
-// Single words only (they also form e-mail domains); no quotes needed.
-const FIRST = ['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'William', 'Barbara', 'Richard', 'Susan', 'Joseph', 'Jessica', 'Thomas', 'Sarah', 'Carlos', 'Karen', 'Daniel', 'Lisa', 'Matthew', 'Nancy', 'Anthony', 'Sofia', 'Mark', 'Priya', 'Wei', 'Emily', 'Ahmed', 'Olivia', 'Kenji', 'Fatima', 'Lucas', 'Chloe', 'Mateo', 'Hannah', 'Ivan', 'Aisha', 'Noah', 'Grace', 'Omar', 'Elena', 'Ravi', 'Mia', 'Jonas', 'Laura', 'Diego', 'Nora']
-const LAST = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Thompson', 'White', 'Harris', 'Clark', 'Lewis', 'Walker', 'Hall', 'Young', 'King', 'Wright', 'Nguyen', 'Patel', 'Kim', 'Chen', 'Schmidt', 'Muller', 'Rossi', 'Silva', 'Kowalski', 'Novak', 'Tanaka', 'Sato', 'Singh', 'Khan', 'Okafor', 'Haddad', 'Larsen', 'Dubois', 'Fischer', 'Murphy']
-const ORG_PREFIX = ['Summit', 'Pioneer', 'Redwood', 'Northwind', 'Apex', 'Harbor', 'Bluestone', 'Evergreen', 'Ironclad', 'Silverline', 'Brightpath', 'Cobalt', 'Crescent', 'Granite', 'Horizon', 'Keystone', 'Lakeside', 'Meridian', 'Oakridge', 'Pinnacle', 'Quantum', 'Riverbend', 'Sterling', 'Trident', 'Vertex', 'Westfield', 'Zenith', 'Atlas', 'Beacon', 'Cascade', 'Delta', 'Falcon', 'Global', 'Highland', 'Liberty', 'Nova', 'Orion', 'Pacific', 'Sapphire', 'United', 'Anderson', 'Baker', 'Carter', 'Fletcher', 'Hayes', 'Morrison', 'Porter', 'Sullivan', 'Turner', 'Whitaker']
-// Noun and the industry segment it implies, index for index.
-const ORG_NOUN = ['Logistics', 'Freight', 'Foods', 'Organics', 'Health', 'Clinics', 'Pharma', 'Software', 'Analytics', 'Systems', 'Networks', 'Capital', 'Insurance', 'Energy', 'Solar', 'Robotics', 'Manufacturing', 'Textiles', 'Realty', 'Construction', 'Media', 'Studios', 'Retail', 'Outfitters', 'Education', 'Consulting', 'Legal', 'Telecom', 'Hospitality', 'Motors']
-const ORG_INDUSTRY = ['Transportation', 'Transportation', 'Food & Beverage', 'Food & Beverage', 'Healthcare', 'Healthcare', 'Pharmaceuticals', 'Technology', 'Technology', 'Technology', 'Telecommunications', 'Financial Services', 'Insurance', 'Energy', 'Energy', 'Manufacturing', 'Manufacturing', 'Manufacturing', 'Real Estate', 'Construction', 'Media & Entertainment', 'Media & Entertainment', 'Retail', 'Retail', 'Education', 'Professional Services', 'Professional Services', 'Telecommunications', 'Hospitality', 'Automotive']
-const LEGAL = ['Inc', 'LLC', 'Ltd', 'Corp', 'Group', 'GmbH', 'Co', 'Partners', 'Holdings', 'PLC']
-const TLD = ['com', 'com', 'com', 'com', 'io', 'co', 'net', 'org', 'de', 'co.uk']
-const MAILBOX = ['info', 'contact', 'hello', 'sales', 'office']
-const TITLES = ['CEO', 'CFO', 'CTO', 'COO', 'VP of Sales', 'VP of Engineering', 'Head of Procurement', 'Purchasing Manager', 'Operations Manager', 'IT Director', 'Marketing Director', 'Account Manager', 'Office Manager', 'Product Manager', 'Software Engineer', 'Finance Manager', 'HR Business Partner', 'Legal Counsel']
-// Five subjects per interaction type, in enum order: call, email, meeting, note.
-const SUBJECTS = [
-  'Discovery call', 'Follow-up call', 'Pricing discussion', 'Quarterly check-in call', 'Support escalation call',
-  'Intro email', 'Sent proposal', 'Re: contract terms', 'Follow-up on demo', 'Renewal reminder',
-  'Product demo', 'On-site visit', 'Executive briefing', 'Quarterly business review', 'Kickoff meeting',
-  'Budget approved for next quarter', 'Champion changed roles', 'Evaluating competitors', 'Requested security review', 'Procurement process started'
-]
-const NOTES = ['Customer is happy with onboarding so far.', 'Asked for a discount on a multi-year term.', 'Needs sign-off from their CFO before proceeding.', 'Interested in the analytics add-on.', 'Raised concerns about data residency.', 'Wants a reference customer in their industry.', 'Left a voicemail, will try again next week.', 'Shared the updated pricing sheet.', 'Legal review of the MSA is in progress.', 'Competitor offered a lower price; we compete on support.']
-const DEAL_KIND = ['New Business', 'Annual Renewal', 'Platform Expansion', 'Pilot Project', 'Upsell: Analytics', 'Multi-year Contract', 'Professional Services', 'Seat Expansion', 'Support Upgrade', 'Migration Project']
-const STAGES = ['prospecting', 'qualification', 'proposal', 'negotiation', 'closed-won', 'closed-lost']
+/** How many members (users besides the one admin) a seed of this many organizations makes. */
+export function seededMembers(organizations: number): number {
+  return Math.max(3, Math.round(organizations / 2000))
+}
 
-const q = (s: string): string => `'${s.replace(/'/g, "''")}'`
+/** An SQL string literal. */
+export const q = (s: string): string => `'${s.replace(/'/g, "''")}'`
 const arr = (list: readonly string[]): string => `ARRAY[${list.map(q).join(',')}]::text[]`
 
 /** SQL expressions for deterministic pseudo-random values of one (seed, table). */
@@ -105,12 +64,12 @@ class Rand {
 }
 
 /** The statements of one seed; `n` in the expressions is the organization number. */
-function buildSql(organizations: number, seed: number, now: Date) {
+export function seedStatements(organizations: number, seed: number, now: Date) {
   const anchorMs = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())
   const A = anchorMs / 1000 // anchor, epoch seconds
   const today = anchorMs / 1000 / DAY // epoch day number
   const quarterStart = Date.UTC(now.getUTCFullYear(), Math.floor(now.getUTCMonth() / 3) * 3, 1) / 1000 / DAY
-  const members = Math.max(3, Math.round(organizations / 2000))
+  const members = seededMembers(organizations)
 
   const U = new Rand(seed, 'users')
   const O = new Rand(seed, 'organizations')
@@ -264,121 +223,4 @@ function buildSql(organizations: number, seed: number, now: Date) {
       ['opportunities', opportunitiesSql]
     ] as const
   }
-}
-
-/**
- * Fill the five tables in one transaction. Secondary indexes and PK/FK
- * constraints of the five tables are dropped first and recreated from their
- * catalog definitions afterwards (bulk-load practice: one sort per index and
- * one join per foreign key instead of millions of random index insertions
- * and per-row FK trigger checks — keeping them made the load ~3x slower);
- * any failure rolls everything back, the indexes and constraints included.
- *
- * Pass a pool or a connected client without a client-side query_timeout:
- * single statements here run for tens of seconds at a million organizations.
- */
-export async function seedDatabase(db: SeedDb, opts: SeedOptions): Promise<SeedResult> {
-  const started = process.hrtime.bigint()
-  const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9
-  const secs = (): string => `${elapsed().toFixed(1)} s`
-  const client = db instanceof pg.Pool ? await db.connect() : db
-  const rows: Record<string, number> = Object.fromEntries(SEED_TABLES.map((t) => [t, 0]))
-  const sql = buildSql(opts.organizations, opts.seed, opts.now)
-  const tables = SEED_TABLES.join(', ')
-
-  try {
-    await client.query('BEGIN')
-    try {
-      await client.query(`SET LOCAL statement_timeout = 0`)
-      await client.query(`SET LOCAL synchronous_commit = off`)
-      await client.query(`SET LOCAL maintenance_work_mem = '1GB'`)
-      await client.query(`SET LOCAL work_mem = '256MB'`)
-      // Nobody writes (or reads half a load) until COMMIT; the DDL below needs this lock anyway.
-      await client.query(`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`)
-
-      const { rows: [present] } = await client.query<Record<string, boolean>>(
-        `SELECT ${SEED_TABLES.map((t) => `EXISTS (SELECT 1 FROM ${t}) AS ${t}`).join(', ')}`)
-      const nonEmpty = SEED_TABLES.filter((t) => present[t])
-      if (nonEmpty.length > 0) {
-        if (!opts.reset) {
-          throw new SeedRefusedError(`refusing to seed: the database already has rows in ${nonEmpty.join(', ')}; ` +
-            'pass --reset to delete all users, organizations, contacts, interactions and opportunities first')
-        }
-        await client.query(`TRUNCATE ${tables} CASCADE`)
-        opts.log(`reset: truncated ${tables}`)
-      }
-
-      const { indexes, constraints } = await readDefinitions(client)
-      for (const c of [...constraints].reverse()) await client.query(`ALTER TABLE ${c.tbl} DROP CONSTRAINT ${c.name}`)
-      for (const i of indexes) await client.query(`DROP INDEX ${i.name}`)
-      opts.log(`dropped ${indexes.length} indexes and ${constraints.length} key constraints for the load (${secs()})`)
-
-      rows.users = (await client.query(sql.users)).rowCount ?? 0
-      opts.log(`users: ${rows.users} rows (${secs()})`)
-      for (let first = 1; first <= opts.organizations; first += CHUNK) {
-        const last = Math.min(opts.organizations, first + CHUNK - 1)
-        for (const [table, text] of sql.children) {
-          rows[table] += (await client.query(text, [first, last])).rowCount ?? 0
-        }
-        opts.log(sql.children.map(([t]) => `${t}: ${rows[t]}`).join(', ') + ` rows so far (${secs()})`)
-      }
-
-      // Primary keys first: the foreign keys need them.
-      for (const c of constraints) {
-        await client.query(`ALTER TABLE ${c.tbl} ADD CONSTRAINT ${c.name} ${c.def}`)
-        opts.log(`constraint ${c.name} (${secs()})`)
-      }
-      for (const i of indexes) {
-        await client.query(i.def)
-        opts.log(`index ${i.name} (${secs()})`)
-      }
-      await client.query(`ANALYZE ${tables}`)
-      opts.log(`analyzed (${secs()})`)
-      // Plain refresh: inside this transaction nobody else can read the view
-      // anyway, and it is faster than CONCURRENTLY (no diff against old rows).
-      const { rows: [view] } = await client.query(`SELECT to_regclass('dashboard_analytics') IS NOT NULL AS present`)
-      if (view.present) {
-        await client.query('REFRESH MATERIALIZED VIEW dashboard_analytics')
-        opts.log(`refreshed dashboard_analytics (${secs()})`)
-      }
-      await client.query('COMMIT')
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      throw err
-    }
-    // Outside the transaction (VACUUM cannot run in one): marks the freshly
-    // written pages all-visible, so the listing's index-only scans answer from
-    // the indexes at once instead of visiting the heap until autovacuum comes by.
-    await client.query('SET statement_timeout = 0')
-    await client.query(`VACUUM ${tables}`)
-    await client.query('RESET statement_timeout')
-    opts.log(`vacuumed (${secs()})`)
-  } finally {
-    if (client !== db) (client as pg.PoolClient).release()
-  }
-  return { rows, seconds: elapsed() }
-}
-
-interface Definition { tbl: string; name: string; def: string }
-
-/**
- * Primary-key and foreign-key constraints (PKs first) and every other index of
- * the five tables, as the catalog prints them, so they can be recreated exactly.
- * Unique and check constraints stay in place.
- */
-async function readDefinitions(client: pg.ClientBase): Promise<{ indexes: Definition[]; constraints: Definition[] }> {
-  const rels = `ARRAY[${SEED_TABLES.map(q).join(',')}]::regclass[]`
-  const constraints = await client.query<Definition>(`
-    SELECT conrelid::regclass::text AS tbl, quote_ident(conname) AS name, pg_get_constraintdef(oid) AS def
-    FROM pg_constraint
-    WHERE conrelid = ANY (${rels}) AND contype IN ('p', 'f')
-    ORDER BY contype DESC, conrelid::regclass::text, conname`)
-  const indexes = await client.query<Definition>(`
-    SELECT i.indrelid::regclass::text AS tbl, i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
-    FROM pg_index i
-    WHERE i.indrelid = ANY (${rels})
-      -- indexes owned by a constraint (PK: handled above; unique/exclusion: kept)
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))
-    ORDER BY 1, 2`)
-  return { indexes: indexes.rows, constraints: constraints.rows }
 }

@@ -1,4 +1,4 @@
-// The database ceiling of the benchmark (started by scripts/bench.ts): the
+// The database ceiling of the benchmark (started by scripts/bench/main.ts): the
 // listing's SQL — the same statement the service sends for scenario (b), with
 // the same parameter distribution — called by a raw `pg` loop at the bench's
 // concurrency: one Pool of C connections, C workers each awaiting one query at
@@ -8,7 +8,9 @@
 // Output: a line `RESULT {json}` on stdout.
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { latencyStats, LIST_SQL, listGenerator, listSqlParams, loadListSpec, type LatencyStats } from './bench-lib'
+import { loadListSpec } from '../lib/list-spec'
+import { latencyStats, type LatencyStats } from '../lib/stats'
+import { LIST_SQL, listGenerator, listSqlParams } from './list-generator'
 
 export interface DbCeilingInput {
   databaseUrl: string
@@ -86,6 +88,6 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench-db-ceiling: ${(err as Error).stack ?? String(err)}\n`)
+  process.stderr.write(`bench db-ceiling: ${(err as Error).stack ?? String(err)}\n`)
   process.exitCode = 1
 })

@@ -1,8 +1,9 @@
-// Command-line options of the benchmark (scripts/bench.ts), apart so they can
-// be parsed (and tested) without loading the harness.
+// Command-line options of the benchmark (scripts/bench/main.ts) and the
+// scenarios they name, apart so they can be parsed (and tested) without
+// loading the harness.
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { PROJECT_ROOT } from '../lib/paths'
+import { PROJECT_ROOT } from '../../lib/paths'
+import { integer, oneOf, parseOptions, urlWithScheme, UsageError } from '../lib/args'
 
 export const USAGE = `usage: npm run bench -- [options]
   --organizations N     data set size (default 100000; the seed makes max(3, N/2000) members)
@@ -23,6 +24,26 @@ export const USAGE = `usage: npm run bench -- [options]
 /** In the order they run: each ceiling just before the scenarios measured against it. */
 export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'] as const
 export type ScenarioKey = typeof SCENARIOS[number]
+
+/** The scenarios measured over HTTP against the service (or the bare HTTP ceiling). */
+export const HTTP_SCENARIOS: ReadonlySet<ScenarioKey> = new Set(['http-ceiling', 'a', 'b', 'c', 'c2', 'd', 'e'])
+
+export const TITLES: Record<ScenarioKey, string> = {
+  'http-ceiling': 'HTTP ceiling: bare Fastify, (a)\'s body',
+  a: 'list, cached (same URL)',
+  b: 'list, cache-busting (all MISS)',
+  c: 'org by id, rotating ids',
+  c2: 'org by id, cache-busting',
+  d: 'dashboard',
+  e: 'write mix (POST interaction / PATCH org)',
+  'db-ceiling': 'DB ceiling: (b)\'s SQL, raw pg loop',
+  prisma: 'Prisma overhead (in process)'
+}
+
+/** The ceiling each scenario's throughput is divided by. */
+export const CEILING_OF: Partial<Record<ScenarioKey, 'http-ceiling' | 'db-ceiling'>> = {
+  a: 'http-ceiling', c: 'http-ceiling', c2: 'http-ceiling', d: 'http-ceiling', e: 'http-ceiling', b: 'db-ceiling'
+}
 
 const ALIASES: Record<string, readonly ScenarioKey[]> = {
   all: SCENARIOS,
@@ -48,14 +69,6 @@ export interface BenchOptions {
   check: boolean
 }
 
-export class UsageError extends Error {}
-
-function integer (name: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
-  return n
-}
-
 function scenarioList (value: string): ScenarioKey[] {
   const wanted = new Set<ScenarioKey>()
   for (const raw of value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')) {
@@ -68,52 +81,39 @@ function scenarioList (value: string): ScenarioKey[] {
 }
 
 export function parseBenchArgs (argv: string[]): BenchOptions {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        organizations: { type: 'string', default: '100000' },
-        duration: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '1' },
-        connections: { type: 'string', default: '32' },
-        runs: { type: 'string', default: '1' },
-        only: { type: 'string', default: 'all' },
-        'database-url': { type: 'string' },
-        'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
-        reseed: { type: 'boolean', default: false },
-        server: { type: 'string', default: 'dist' },
-        'skip-build': { type: 'boolean', default: false },
-        'prisma-iterations': { type: 'string', default: '2000' },
-        'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
-        check: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false }
-      },
-      strict: true,
-      allowPositionals: false
-    }))
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  if (values.help) throw new UsageError('')
-  const organizations = integer('organizations', values.organizations, 1, 100_000_000)
-  if (values.server !== 'dist' && values.server !== 'ts') throw new UsageError(`--server must be dist or ts, got ${JSON.stringify(values.server)}`)
-  const databaseUrl = values['database-url'] ?? `postgresql://root@127.0.0.1:5432/crm_bench_${organizations}`
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL')
-  if (!/^rediss?:\/\//.test(values['redis-url'])) throw new UsageError('--redis-url must be a redis:// or rediss:// URL')
+  const values = parseOptions(argv, {
+    organizations: { type: 'string', default: '100000' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '32' },
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string', default: 'all' },
+    'database-url': { type: 'string' },
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+    reseed: { type: 'boolean', default: false },
+    server: { type: 'string', default: 'dist' },
+    'skip-build': { type: 'boolean', default: false },
+    'prisma-iterations': { type: 'string', default: '2000' },
+    'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
+    check: { type: 'boolean', default: false }
+  })
+  const organizations = integer('organizations', values.organizations, { min: 1, max: 100_000_000 })
+  const server = oneOf('server', values.server, ['dist', 'ts'])
+  const databaseUrl = urlWithScheme('database-url', values['database-url'] ?? `postgresql://root@127.0.0.1:5432/crm_bench_${organizations}`, ['postgres', 'postgresql'])
+  const redisUrl = urlWithScheme('redis-url', values['redis-url'], ['redis', 'rediss'])
   return {
     organizations,
-    durationS: integer('duration', values.duration, 1, 3600),
-    warmupS: integer('warmup', values.warmup, 0, 600),
-    connections: integer('connections', values.connections, 1, 1000),
-    runs: integer('runs', values.runs, 1, 100),
+    durationS: integer('duration', values.duration, { min: 1, max: 3600 }),
+    warmupS: integer('warmup', values.warmup, { min: 0, max: 600 }),
+    connections: integer('connections', values.connections, { min: 1, max: 1000 }),
+    runs: integer('runs', values.runs, { min: 1, max: 100 }),
     only: scenarioList(values.only),
     databaseUrl,
-    redisUrl: values['redis-url'],
+    redisUrl,
     reseed: values.reseed,
-    server: values.server,
+    server,
     skipBuild: values['skip-build'],
-    prismaIterations: integer('prisma-iterations', values['prisma-iterations'], 10, 10_000_000),
+    prismaIterations: integer('prisma-iterations', values['prisma-iterations'], { min: 10, max: 10_000_000 }),
     resultsDir: path.resolve(values['results-dir']),
     check: values.check
   }

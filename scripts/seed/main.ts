@@ -1,11 +1,15 @@
 // npm run db:seed -- --organizations N [--seed S] [--now YYYY-MM-DD] [--reset]
-// Fills the database with reproducible demo data (see services/seed-data.ts).
-// Exit codes: 0 done, 1 refused or failed, 2 bad arguments.
-import { parseArgs } from 'node:util'
+// Fills the database with reproducible demo data (see seed-data.ts and
+// statements.ts), then invalidates the response cache of services running on
+// it (cache-epoch.ts): with REDIS_URL, their cached answers are gone at once.
+// Exit codes: 0 done (also when Redis could not be reached: a warning says
+// so), 1 refused or failed, 2 bad arguments.
 import pg from 'pg'
-import { ConfigError, loadConfig } from '../lib/config'
-import { resolveDatabase } from '../lib/database-url'
-import { seedDatabase, SeedRefusedError } from '../services/seed-data'
+import { ConfigError, loadConfig } from '../../lib/config'
+import { resolveDatabase } from '../../lib/database-url'
+import { integer, isoDate, parseOptions, usageExitCode } from '../lib/args'
+import { bumpCacheEpoch, describeInvalidation } from './cache-epoch'
+import { seedDatabase, SeedRefusedError } from './seed-data'
 
 const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--reset]'
 
@@ -16,46 +20,17 @@ export interface SeedArgs {
   reset: boolean
 }
 
-export class UsageError extends Error {}
-
-function integer(name: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
-  }
-  return n
-}
-
-function isoDate(name: string, value: string): Date {
-  const date = new Date(`${value}T00:00:00Z`)
-  // The round trip rejects impossible days such as 2025-02-30.
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
-    throw new UsageError(`--${name} must be a date YYYY-MM-DD, got ${JSON.stringify(value)}`)
-  }
-  return date
-}
-
 export function parseSeedArgs(argv: string[]): SeedArgs {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        organizations: { type: 'string', default: '1000' },
-        seed: { type: 'string', default: '1' },
-        now: { type: 'string' },
-        reset: { type: 'boolean', default: false }
-      },
-      strict: true,
-      allowPositionals: false
-    }))
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
+  const values = parseOptions(argv, {
+    organizations: { type: 'string', default: '1000' },
+    seed: { type: 'string', default: '1' },
+    now: { type: 'string' },
+    reset: { type: 'boolean', default: false }
+  })
   return {
     // 100 M keeps every derived row key (n * 32 + k) and run time sane.
-    organizations: integer('organizations', values.organizations, 1, 100_000_000),
-    seed: integer('seed', values.seed, 0, 2 ** 31 - 1),
+    organizations: integer('organizations', values.organizations, { min: 1, max: 100_000_000 }),
+    seed: integer('seed', values.seed, { min: 0, max: 2 ** 31 - 1 }),
     now: values.now === undefined ? isoDate('now', new Date().toISOString().slice(0, 10)) : isoDate('now', values.now),
     reset: values.reset
   }
@@ -66,9 +41,7 @@ async function main(): Promise<number> {
   try {
     args = parseSeedArgs(process.argv.slice(2))
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    console.error(`db:seed: ${err.message}\n${USAGE}`)
-    return 2
+    return usageExitCode(err, 'db:seed', USAGE)
   }
   // DATABASE_URL, or the embedded database (migrated first, as `npm start` does) when it is unset.
   const config = loadConfig(process.env)
@@ -81,6 +54,10 @@ async function main(): Promise<number> {
     const { rows, seconds } = await seedDatabase(client, { ...args, log: (line) => console.log(line) })
     for (const [table, count] of Object.entries(rows)) console.log(`${table.padEnd(14)} ${count}`)
     console.log(`done in ${seconds.toFixed(1)} s`)
+    // Committed: from now on a running service's cached answers describe rows that are gone.
+    const { warning, line } = describeInvalidation(await bumpCacheEpoch(config), config.cacheTtlSeconds)
+    if (warning) console.error(`db:seed: ${line}`)
+    else console.log(line)
     return 0
   } catch (err) {
     console.error(`db:seed: ${err instanceof SeedRefusedError ? '' : 'failed: '}${(err as Error).message}`)

@@ -1,9 +1,9 @@
-// The HTTP ceiling of the benchmark (started by scripts/bench.ts): a bare
+// The HTTP ceiling of the benchmark (started by scripts/bench/main.ts): a bare
 // Fastify app — no plugins, no logger, no hooks — with one GET route that
 // answers a precomputed JSON body (the exact bytes of scenario (a)'s answer),
 // uncompressed. Whatever the service does beyond this is what it costs.
 //
-// Usage: bench-ceiling-server.ts PORT BODY_FILE; prints `LISTENING <port>` when ready.
+// Usage: ceiling-server.ts PORT BODY_FILE; prints `LISTENING <port>` when ready.
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 
@@ -22,6 +22,6 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench-ceiling-server: ${(err as Error).stack ?? String(err)}\n`)
+  process.stderr.write(`bench ceiling-server: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })
