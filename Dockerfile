@@ -63,4 +63,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # server.ts drains on SIGTERM within SHUTDOWN_GRACE_MS (10 s): give `docker
 # stop -t` / the orchestrator's grace period more than that.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server.js"]
+CMD ["node", "dist/src/server.js"]

@@ -14,9 +14,9 @@
 // failed, 2 bad arguments.
 import pg from 'pg'
 import { createSigner } from 'fast-jwt'
-import { ConfigError, loadConfig } from '../lib/config'
-import { resolveDatabase } from '../lib/database-url'
-import { persistentDevSecret } from '../lib/dev-secret'
+import { ConfigError, loadConfig } from '../src/lib/config'
+import { resolveDatabase } from '../src/lib/database-url'
+import { persistentDevSecret } from '../src/lib/dev-secret'
 import { parseOptions, usageExitCode, UsageError } from './lib/args'
 
 const USAGE = `usage: npm run token -- --email EMAIL [--expires-in DURATION]

@@ -20,7 +20,7 @@ t.test('server.ts with the embedded database: serves, then drains and exits 0 on
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EMBEDDED_DATABASE_DIR: dataDir, EMBEDDED_DATABASE_PORT: String(dbPort), LOG_LEVEL: 'info', NODE_ENV: 'development' }
   delete env.DATABASE_URL
   delete env.REDIS_URL
-  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', 'src', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

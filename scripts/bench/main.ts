@@ -129,9 +129,9 @@ async function main (): Promise<number> {
       const service = await startService(opts, secret, prefix)
       services.push(service.child)
       ctx.service = service
-      console.log(`service: ${opts.server === 'dist' ? 'node dist/server.js' : 'server.ts (ts-node)'} on ${service.base}, Redis key prefix ${prefix}`)
+      console.log(`service: ${opts.server === 'dist' ? 'node dist/src/server.js' : 'server.ts (ts-node)'} on ${service.base}, Redis key prefix ${prefix}`)
       serverInfo = {
-        entry: opts.server === 'dist' ? 'dist/server.js' : 'server.ts (ts-node transpile-only)',
+        entry: opts.server === 'dist' ? 'dist/src/server.js' : 'server.ts (ts-node transpile-only)',
         env: { ...service.env, DATABASE_URL: redactUrl(opts.databaseUrl), JWT_SECRET: '(random per run)' },
         inheritedTuning: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(DATABASE_|CACHE_|REDIS_COMMAND|AUTH_CACHE|MAX_|PRESSURE_|SLOW_QUERY)/.test(k)))
       }

@@ -2,7 +2,7 @@
 // scenarios they name, apart so they can be parsed (and tested) without
 // loading the harness.
 import path from 'node:path'
-import { PROJECT_ROOT } from '../../lib/paths'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { integer, oneOf, parseOptions, urlWithScheme, UsageError } from '../lib/args'
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -15,7 +15,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --database-url URL    default postgresql://root@127.0.0.1:5432/crm_bench_<N> (created when missing)
   --redis-url URL       default redis://127.0.0.1:6379
   --reseed              seed again even when the database already holds this size
-  --server dist|ts      run dist/server.js after npm run build (default) or server.ts through ts-node
+  --server dist|ts      run dist/src/server.js after npm run build (default) or server.ts through ts-node
   --skip-build          with --server dist: use the existing dist/ as is
   --prisma-iterations N calls per variant and mode in the prisma micro-scenario (default 2000)
   --results-dir DIR     where the JSON goes (default bench/results)

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { PROJECT_ROOT } from '../../lib/paths'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 
 const running = new Set<ChildProcess>()
 

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { PROJECT_ROOT } from '../../lib/paths'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { run } from './child-processes'
 import { httpGet } from './http-get'
 
@@ -44,7 +44,7 @@ export async function buildService (): Promise<void> {
 
 /** The entry point for --server dist (compiled, needs a build) or ts (the sources through ts-node). */
 export function serviceEntry (server: 'dist' | 'ts'): string {
-  const entry = server === 'ts' ? path.join(PROJECT_ROOT, 'server.ts') : path.join(PROJECT_ROOT, 'dist', 'server.js')
+  const entry = server === 'ts' ? path.join(PROJECT_ROOT, 'src', 'server.ts') : path.join(PROJECT_ROOT, 'dist', 'src', 'server.js')
   if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist (run npm run build, or drop --skip-build)`)
   return entry
 }

@@ -4,8 +4,8 @@
 // unreachable for every instance; the in-process cache (no REDIS_URL) lives
 // in the service's memory, which this process cannot reach.
 import Redis from 'ioredis'
-import type { AppConfig } from '../../lib/config'
-import { epochKey } from '../../lib/response-cache'
+import type { AppConfig } from '../../src/lib/config'
+import { epochKey } from '../../src/lib/response-cache'
 import { redactUrl } from '../lib/urls'
 
 // A one-off command after a seed of seconds or minutes: it can wait for a slow Redis.

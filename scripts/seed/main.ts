@@ -5,8 +5,8 @@
 // Exit codes: 0 done (also when Redis could not be reached: a warning says
 // so), 1 refused or failed, 2 bad arguments.
 import pg from 'pg'
-import { ConfigError, loadConfig } from '../../lib/config'
-import { resolveDatabase } from '../../lib/database-url'
+import { ConfigError, loadConfig } from '../../src/lib/config'
+import { resolveDatabase } from '../../src/lib/database-url'
 import { integer, isoDate, parseOptions, usageExitCode } from '../lib/args'
 import { bumpCacheEpoch, describeInvalidation } from './cache-epoch'
 import { seedDatabase, SeedRefusedError } from './seed-data'

@@ -2,7 +2,7 @@
 // (dropped by run.ts at the end), and what the workers need to know of it.
 import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
-import { applyMigrations } from '../../lib/migrator'
+import { applyMigrations } from '../../src/lib/migrator'
 import { loadListSpec } from '../lib/list-spec'
 import { withClient } from '../lib/postgres'
 import { urlForDatabase } from '../lib/urls'

@@ -7,7 +7,7 @@
 //      lib/migrator and seeds it (scripts/seed/seed-data.ts; default 8,000
 //      organizations: U-1 members plus the admin);
 //   2. starts the REAL server as a child process (`npm run build` then
-//      `node dist/server.js`, or server.ts through ts-node with --server ts) in
+//      `node dist/src/server.js`, or server.ts through ts-node with --server ts) in
 //      production mode, with Redis, a Redis key prefix of its own and a rate
 //      limit out of reach;
 //   3. drives it over real HTTP (keep-alive node:http, `accept-encoding: br,

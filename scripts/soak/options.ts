@@ -1,7 +1,7 @@
 // Command-line options of the soak (scripts/soak/main.ts), apart so a bad
 // command line is answered before anything heavy is loaded.
 import path from 'node:path'
-import { PROJECT_ROOT } from '../../lib/paths'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { decimal, integer, oneOf, parseOptions, urlWithScheme, UsageError } from '../lib/args'
 import { seededMembers } from '../seed/statements'
 
@@ -14,7 +14,7 @@ export const USAGE = `usage: npm run soak -- [options]
   --database-url URL     PostgreSQL server to create (and drop) the scratch database on, as an admin
                          connection (default postgresql://root@127.0.0.1:5432/test)
   --redis-url URL        default redis://127.0.0.1:6379
-  --server dist|ts       node dist/server.js after npm run build (default), or server.ts through ts-node
+  --server dist|ts       node dist/src/server.js after npm run build (default), or server.ts through ts-node
   --skip-build           with --server dist: use the existing dist/ as is
   --max-heap-growth P    fail when the heap floor grows more than P % after the warm-up (default 10)
   --results-dir DIR      where the JSON goes (default bench/results)`

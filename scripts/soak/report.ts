@@ -98,7 +98,7 @@ export function judgeSoak (opts: SoakOptions, plan: HeapPlan, run: SoakRun): num
     options: { ...opts, adminUrl: redactUrl(opts.adminUrl) },
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, totalMemBytes: os.totalmem(), node: process.version, loadavgAtEnd: os.loadavg() },
     dataset: dataset === undefined ? undefined : { database: dataset.name, organizations: dataset.organizations, users: dataset.users, members: dataset.members.map((m) => m.email), admin: dataset.admin.email, seedSeconds: dataset.seedSeconds },
-    server: service === undefined ? undefined : { entry: opts.server === 'dist' ? 'dist/server.js' : 'server.ts (ts-node transpile-only)', nodeFlags: ['--expose-gc', '-r <gc preload: gc() on SIGWINCH>'], env: { ...service.env, DATABASE_URL: redactUrl(service.env.DATABASE_URL ?? ''), JWT_SECRET: '(random per run)' }, shutdown, warnings: service.warnings.slice(0, 50) },
+    server: service === undefined ? undefined : { entry: opts.server === 'dist' ? 'dist/src/server.js' : 'server.ts (ts-node transpile-only)', nodeFlags: ['--expose-gc', '-r <gc preload: gc() on SIGWINCH>'], env: { ...service.env, DATABASE_URL: redactUrl(service.env.DATABASE_URL ?? ''), JWT_SECRET: '(random per run)' }, shutdown, warnings: service.warnings.slice(0, 50) },
     mix: OP_TABLE.map((o) => ({ op: o.name, kind: o.kind, weight: o.weight })),
     load: total === undefined || rec === undefined
       ? undefined

@@ -42,7 +42,7 @@ export async function runSoak (opts: SoakOptions, plan: HeapPlan): Promise<SoakR
   const at = (): string => `[${((performance.now() - t0) / 1000).toFixed(1)} s]`
   const { baseline, final } = plan
   console.log(`crm soak: ${opts.minutes} min (${opts.durationS.toFixed(0)} s, warm-up ${opts.warmupS.toFixed(0)} s), ${opts.connections} connections, ` +
-    `${opts.users} users (${opts.members} members + admin), ${opts.organizations} organizations, server ${opts.server === 'dist' ? 'dist/server.js' : 'server.ts (ts-node)'}`)
+    `${opts.users} users (${opts.members} members + admin), ${opts.organizations} organizations, server ${opts.server === 'dist' ? 'dist/src/server.js' : 'server.ts (ts-node)'}`)
   console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   console.log(`heap rule: floor (min heapUsed, forced GC included) of [${baseline.fromS.toFixed(0)}, ${baseline.toS.toFixed(0)}] s vs [${final.fromS.toFixed(0)}, ${final.toS.toFixed(0)}] s; fail above +${opts.maxHeapGrowthPct} %`)
 

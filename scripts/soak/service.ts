@@ -2,7 +2,7 @@
 // --expose-gc and a preload that runs a full GC on SIGWINCH and reports the
 // heap right after it, so the heap rule can compare live heaps.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { PROJECT_ROOT } from '../../lib/paths'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { nodeArgs, track } from '../lib/child-processes'
 import { freePort } from '../lib/free-port'
 import { serviceEntry, serviceEnv, waitUntilReady } from '../lib/service'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../app'
-import { loadConfig, type AppConfig } from '../../lib/config'
+import { buildApp } from '../../src/app'
+import { loadConfig, type AppConfig } from '../../src/lib/config'
 import { withOracle } from './openapi-oracle'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'

@@ -1,7 +1,7 @@
 // Each test file gets its own freshly migrated database on the real local
 // PostgreSQL, dropped when the file ends.
 import pg from 'pg'
-import { applyMigrations } from '../../lib/migrator'
+import { applyMigrations } from '../../src/lib/migrator'
 
 /** Admin connection of the machine's PostgreSQL: 127.0.0.1:5432, trust auth, user root, database test (TEST_DATABASE_ADMIN_URL overrides it). */
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://root@127.0.0.1:5432/test'

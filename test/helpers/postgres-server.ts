@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { applyMigrations } from '../../lib/migrator'
+import { applyMigrations } from '../../src/lib/migrator'
 import { freePort } from './net'
 
 const BIN = process.env.TEST_POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin'

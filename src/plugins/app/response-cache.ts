@@ -1,0 +1,203 @@
+// The response cache (contract §4): GET responses under /api/v1, per user,
+// in Redis (or in process without REDIS_URL), with X-Cache, ETag and 304,
+// read-your-writes invalidation and single-flight misses. Storage and the
+// invalidation scheme: lib/response-cache.ts.
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse } from '../../lib/response-cache'
+
+/** Route config `cache`: which generation a GET's entries hang on, or false for never cached. */
+export type CacheRouteConfig = 'owner' | 'dashboard' | false
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    cache?: CacheRouteConfig
+    /** A write that refreshes the dashboard view (invalidates its entries). */
+    invalidatesDashboard?: boolean
+  }
+  interface FastifyRequest {
+    /** Owners whose views a write touched: services add to it, the cache invalidates them. */
+    touchedOwners: Set<string>
+    cacheState: CacheState | null
+  }
+  interface FastifyInstance {
+    responseCache: {
+      backend: 'redis' | 'memory'
+      /** Invalidates the views of the given owners, the admins' views, and the dashboard if asked. */
+      invalidate (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void>
+      stats (): CacheStats
+    }
+  }
+}
+
+interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number }
+interface CacheStats extends CacheCounters { inFlight: number }
+
+interface CacheState {
+  outcome: 'HIT' | 'MISS' | 'BYPASS'
+  /** Answered from the cache or a shared flight: nothing left to do in onSend. */
+  served?: boolean
+  key?: string
+  /** The leader of a single-flight group resolves it with its response (or null). */
+  flight?: Flight
+}
+
+interface Flight {
+  promise: Promise<CachedResponse | null>
+  resolve: (value: CachedResponse | null) => void
+}
+
+const API_PREFIX = '/api/v1/'
+/** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
+export const CACHE_CONTROL = 'private, no-cache'
+
+function etagMatches (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  if (header.trim() === '*') return true
+  // Weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored.
+  const bare = etag.replace(/^W\//, '')
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare)
+}
+
+export default fp(async (app) => {
+  const backend: CacheBackend = app.hasRedis
+    ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
+    : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
+  const flights = new Map<string, Flight>()
+  const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0 }
+  const events = app.metrics.cacheEvents
+
+  const invalidate = async (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void> => {
+    const generations = ['all', ...[...(options.owners ?? [])].map((id) => `u:${id.toLowerCase()}`)]
+    if (options.dashboard === true) generations.push('dash')
+    await backend.bump(generations)
+  }
+
+  app.decorate('responseCache', { backend: backend.name, invalidate, stats: () => ({ ...stats, inFlight: flights.size }) })
+  app.decorateRequest('touchedOwners', null as unknown as Set<string>)
+  app.decorateRequest('cacheState', null)
+
+  const isApi = (request: FastifyRequest): boolean => request.url.startsWith(API_PREFIX)
+
+  const sendCached = (request: FastifyRequest, reply: FastifyReply, entry: CachedResponse, outcome: 'HIT' | 'MISS'): FastifyReply => {
+    request.cacheState = { outcome, served: true }
+    void reply.header('x-cache', outcome).header('etag', entry.etag).type(entry.contentType)
+    // A 304 repeats the 200's Cache-Control (RFC 9110 §15.4.5); @fastify/caching would say no-store.
+    if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).header('cache-control', CACHE_CONTROL).send()
+    return reply.send(entry.payload)
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && isApi(request)) {
+      request.touchedOwners = new Set()
+      // Write answers are never stored by anyone.
+      void reply.header('cache-control', 'no-store')
+    }
+  })
+
+  // After authentication (an onRequest hook of the /api/v1 scope) and the
+  // rate limit, before validation: a hit skips everything else.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.method !== 'GET' || !isApi(request) || request.caller == null) return
+    const mode = request.routeOptions.config.cache ?? 'owner'
+    if (mode === false) {
+      void reply.header('cache-control', 'no-store')
+      return
+    }
+    const caller = request.caller
+    const generation = mode === 'dashboard' ? 'dash' : caller.role === 'admin' ? 'all' : `u:${caller.id}`
+    if (!backend.usable()) {
+      request.cacheState = { outcome: 'BYPASS' }
+      return
+    }
+    let lookup
+    try {
+      lookup = await backend.lookup(generation, `${caller.id}:${request.url}`)
+    } catch (err) {
+      stats.errors++
+      events.inc({ event: 'error' })
+      request.log.warn({ err: { message: (err as Error).message } }, 'response cache lookup failed; serving from the database')
+      request.cacheState = { outcome: 'BYPASS' }
+      return
+    }
+    if (lookup.entry !== undefined) {
+      stats.hits++
+      events.inc({ event: 'hit' })
+      return sendCached(request, reply, lookup.entry, 'HIT')
+    }
+    stats.misses++
+    events.inc({ event: 'miss' })
+    // Single flight: concurrent misses of one key in this process share the first one's query.
+    const leader = flights.get(lookup.key)
+    if (leader !== undefined) {
+      const shared = await leader.promise
+      if (shared !== null) {
+        stats.coalesced++
+        return sendCached(request, reply, shared, 'MISS')
+      }
+      request.cacheState = { outcome: 'MISS' } // the leader failed: answer on our own, store nothing
+      return
+    }
+    let resolve!: (value: CachedResponse | null) => void
+    const flight: Flight = { promise: new Promise((r) => { resolve = r }), resolve }
+    flights.set(lookup.key, flight)
+    request.cacheState = { outcome: 'MISS', key: lookup.key, flight }
+  })
+
+  const finishFlight = (state: CacheState, entry: CachedResponse | null): void => {
+    if (state.flight === undefined || state.key === undefined) return
+    if (flights.get(state.key) === state.flight) flights.delete(state.key)
+    state.flight.resolve(entry)
+    state.flight = undefined
+  }
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const state = request.cacheState
+    if (request.method === 'GET' && state != null) { // null or undefined: routes registered before this plugin (the docs) lack the decorator
+      if (state.served === true) return payload
+      void reply.header('x-cache', state.outcome)
+      if (state.outcome === 'BYPASS') {
+        stats.bypasses++
+        events.inc({ event: 'bypass' })
+      }
+      if (reply.statusCode !== 200 || typeof payload !== 'string') {
+        finishFlight(state, null)
+        return payload
+      }
+      const etag = (reply.getHeader('etag') as string | undefined) ?? payloadEtag(payload)
+      const entry: CachedResponse = { etag, contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'), payload }
+      void reply.header('etag', etag)
+      if (state.key !== undefined) {
+        finishFlight(state, entry)
+        // Not awaited: storing never delays the answer.
+        backend.store(state.key, entry).catch((err: unknown) => {
+          stats.errors++
+          events.inc({ event: 'error' })
+          request.log.warn({ err: { message: (err as Error).message } }, 'response cache store failed')
+        })
+      }
+      if (etagMatches(request.headers['if-none-match'], etag)) {
+        void reply.code(304).header('cache-control', CACHE_CONTROL)
+        return ''
+      }
+      return payload
+    }
+    if (request.touchedOwners != null && reply.statusCode >= 200 && reply.statusCode < 300) {
+      // Read-your-writes: the answer leaves only after the invalidation is recorded.
+      try {
+        await invalidate({ owners: request.touchedOwners, dashboard: request.routeOptions.config.invalidatesDashboard === true })
+      } catch (err) {
+        stats.errors++
+        events.inc({ event: 'error' })
+        // The backend now empties the whole cache (epoch) before its next use.
+        request.log.warn({ err: { message: (err as Error).message } }, 'cache invalidation failed; the cache will be reset when Redis answers')
+      }
+    }
+    return payload
+  })
+
+  // A leader that never reached onSend (aborted) must not leave followers waiting.
+  app.addHook('onResponse', async (request) => {
+    if (request.cacheState != null) finishFlight(request.cacheState, null)
+  })
+}, { name: 'response-cache', dependencies: ['config', 'redis', 'metrics'] })

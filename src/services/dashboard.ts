@@ -1,0 +1,109 @@
+// The dashboard: the caller's row of the dashboard_analytics materialized
+// view ($queryRaw), and its refresh, which at most one instance runs at a time.
+import { performance } from 'node:perf_hooks'
+import pg from 'pg'
+import { Prisma, type PrismaClient } from '../../generated/prisma/client'
+
+/** Session-level advisory lock held while refreshing (Prisma's migrate lock is 72707369). */
+export const DASHBOARD_REFRESH_LOCK = 72707370
+/** A refresh scans every base table: far longer than an API query may take (about 10 s at 1M organizations). */
+export const DASHBOARD_REFRESH_TIMEOUT_MS = 10 * 60_000
+
+export interface Dashboard {
+  userId: string
+  totalOrganizations: number
+  highPriorityOrgs: number
+  totalContacts: number
+  interactionsThisMonth: number
+  activeOpportunities: number
+  wonRevenueThisQuarter: string
+  refreshedAt?: Date
+}
+
+export interface RefreshResult {
+  refreshed: boolean
+  refreshedAt?: Date
+  durationMs: number
+}
+
+export interface RefreshConnection {
+  url: string
+  ssl: false | { rejectUnauthorized: boolean }
+  connectTimeoutMs: number
+}
+
+interface DashboardRow {
+  user_id: string | null
+  total_organizations: bigint | null
+  high_priority_orgs: bigint | null
+  total_contacts: bigint | null
+  interactions_this_month: bigint | null
+  active_opportunities: bigint | null
+  won_revenue_this_quarter: Prisma.Decimal | null
+  refreshed_at: Date | null
+  view_refreshed_at: Date | null
+}
+
+/** The caller's row of the view, or none (exported for the EXPLAIN tests). */
+export function dashboardQuery (userId: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT d.*, (SELECT max(v.refreshed_at) FROM dashboard_analytics v) AS view_refreshed_at
+    FROM (SELECT 1) AS one
+    LEFT JOIN dashboard_analytics d ON d.user_id = ${userId}::uuid`
+}
+
+export class DashboardService {
+  constructor (private readonly prisma: PrismaClient, private readonly connection: RefreshConnection) {}
+
+  /**
+   * The caller's figures as of the last refresh. A user created since then
+   * has no row yet: they get zeros, with the view's refresh time.
+   */
+  async forUser (userId: string): Promise<Dashboard> {
+    const [row] = await this.prisma.$queryRaw<DashboardRow[]>(dashboardQuery(userId))
+    const count = (value: bigint | null | undefined): number => Number(value ?? 0n)
+    return {
+      userId,
+      totalOrganizations: count(row?.total_organizations),
+      highPriorityOrgs: count(row?.high_priority_orgs),
+      totalContacts: count(row?.total_contacts),
+      interactionsThisMonth: count(row?.interactions_this_month),
+      activeOpportunities: count(row?.active_opportunities),
+      wonRevenueThisQuarter: (row?.won_revenue_this_quarter ?? new Prisma.Decimal(0)).toFixed(2),
+      refreshedAt: row?.refreshed_at ?? row?.view_refreshed_at ?? undefined
+    }
+  }
+
+  /**
+   * Refreshes the view CONCURRENTLY (readers keep the old contents meanwhile)
+   * on a connection of its own: the pool's statement timeout is too short for
+   * it, and the advisory lock is held by the session. With wait=false another
+   * instance's refresh in progress means this one is skipped.
+   */
+  async refresh (options: { wait: boolean }): Promise<RefreshResult> {
+    const started = performance.now()
+    const client = new pg.Client({
+      connectionString: this.connection.url,
+      ssl: this.connection.ssl,
+      connectionTimeoutMillis: this.connection.connectTimeoutMs,
+      statement_timeout: DASHBOARD_REFRESH_TIMEOUT_MS,
+      application_name: 'crm-service dashboard refresh'
+    })
+    await client.connect()
+    try {
+      if (options.wait) {
+        await client.query('SELECT pg_advisory_lock($1)', [DASHBOARD_REFRESH_LOCK])
+      } else {
+        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DASHBOARD_REFRESH_LOCK])
+        if (rows[0]?.locked !== true) return { refreshed: false, durationMs: performance.now() - started }
+      }
+      await client.query('SELECT refresh_dashboard_analytics()')
+      const { rows } = await client.query<{ refreshed_at: Date | null }>('SELECT max(refreshed_at) AS refreshed_at FROM dashboard_analytics')
+      await client.query('SELECT pg_advisory_unlock($1)', [DASHBOARD_REFRESH_LOCK])
+      return { refreshed: true, refreshedAt: rows[0]?.refreshed_at ?? undefined, durationMs: performance.now() - started }
+    } finally {
+      // Closing the session also releases the lock if anything above failed.
+      await client.end()
+    }
+  }
+}

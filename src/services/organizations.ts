@@ -1,0 +1,230 @@
+// Organizations: the listing through get_organizations_optimized ($queryRaw,
+// parameters bound by Prisma.sql), plain CRUD through Prisma, and PATCH with
+// an If-Match check made under a row lock so concurrent writers serialize.
+import { Prisma, type PrismaClient } from '../../generated/prisma/client'
+import type { PriorityLevel } from '../../generated/prisma/enums'
+import type { Caller } from '../lib/caller'
+import { assertIfMatch } from '../lib/etag'
+import { ForbiddenError, InvalidFieldError, NotFoundError } from '../lib/http-errors'
+import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
+
+type Db = PrismaClient | Prisma.TransactionClient
+
+export interface OrganizationSummary {
+  id: string
+  name: string
+  industrySegment?: string
+  priorityLevel: PriorityLevel
+  primaryEmail?: string
+  primaryPhone?: string
+  annualRevenue?: number
+  createdAt: Date
+  contactCount: number
+  interactionCount: number
+  opportunityCount: number
+}
+
+export interface Organization extends OrganizationSummary {
+  website?: string
+  assignedUserId: string
+  updatedAt: Date
+}
+
+export interface OrganizationListQuery {
+  industrySegment?: string
+  priorityLevel?: PriorityLevel
+  search?: string
+  assignedUserId?: string
+  limit: number
+  offset: number
+}
+
+export interface OrganizationInput {
+  name?: string
+  industrySegment?: string | null
+  priorityLevel?: PriorityLevel
+  primaryEmail?: string | null
+  primaryPhone?: string | null
+  website?: string | null
+  annualRevenue?: number | null
+  assignedUserId?: string
+}
+
+interface ListingRow {
+  id: string
+  name: string
+  industry_segment: string | null
+  priority_level: PriorityLevel
+  primary_email: string | null
+  primary_phone: string | null
+  annual_revenue: bigint | null
+  created_at: Date
+  contact_count: bigint
+  interaction_count: bigint
+  opportunity_count: bigint
+}
+
+
+interface OrganizationRow extends ListingRow {
+  website: string | null
+  assigned_user_id: string
+  updated_at: Date
+}
+
+function toNumber (value: bigint | null): number | undefined {
+  return value === null ? undefined : Number(value)
+}
+
+/** A listing row (or the by-id row, which has the same columns and more) as the API shows it. */
+function summaryFrom (row: ListingRow): OrganizationSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    industrySegment: omitNull(row.industry_segment),
+    priorityLevel: row.priority_level,
+    primaryEmail: omitNull(row.primary_email),
+    primaryPhone: omitNull(row.primary_phone),
+    annualRevenue: toNumber(row.annual_revenue),
+    createdAt: row.created_at,
+    contactCount: Number(row.contact_count),
+    interactionCount: Number(row.interaction_count),
+    opportunityCount: Number(row.opportunity_count)
+  }
+}
+
+/**
+ * The listing statement (get_organizations_optimized, a SQL function the
+ * planner inlines, so each call is planned with its actual arguments).
+ * Exported for the EXPLAIN tests, which check the plan of this exact text.
+ */
+export function listingQuery (userId: string | null, query: Omit<OrganizationListQuery, 'assignedUserId'>): Prisma.Sql {
+  return Prisma.sql`
+    SELECT * FROM get_organizations_optimized(
+      ${userId}::uuid, ${query.industrySegment ?? null}::varchar, ${query.priorityLevel ?? null}::priority_level,
+      ${query.search ?? null}::varchar, ${query.limit}::integer, ${query.offset}::integer)`
+}
+
+/**
+ * One organization with its three counts, which use the same definitions and
+ * indexes as the listing function's. userId NULL: any owner (admins).
+ */
+export function organizationQuery (id: string, userId: string | null): Prisma.Sql {
+  return Prisma.sql`
+    SELECT o.id, o.name, o.industry_segment, o.priority_level, o.primary_email, o.primary_phone,
+           o.website, o.annual_revenue, o.assigned_user_id, o.created_at, o.updated_at,
+           (SELECT count(*) FROM contacts c
+             WHERE c.organization_id = o.id AND c.is_deleted = FALSE) AS contact_count,
+           (SELECT count(*) FROM interactions i
+             WHERE i.organization_id = o.id AND i.created_at >= now() - INTERVAL '90 days') AS interaction_count,
+           (SELECT count(*) FROM opportunities op
+             WHERE op.organization_id = o.id AND op.stage NOT IN ('closed-won', 'closed-lost')) AS opportunity_count
+    FROM organizations o
+    WHERE o.id = ${id}::uuid AND o.is_deleted = FALSE
+      AND (${userId}::uuid IS NULL OR o.assigned_user_id = ${userId}::uuid)`
+}
+
+export class OrganizationService {
+  constructor (private readonly prisma: PrismaClient) {}
+
+  async list (caller: Caller, query: OrganizationListQuery): Promise<{ data: OrganizationSummary[]; page: Page }> {
+    // Members always get their own; an admin may narrow to one user.
+    const userId = caller.role === 'admin' ? (query.assignedUserId ?? null) : caller.id
+    const rows = await this.prisma.$queryRaw<ListingRow[]>(listingQuery(userId, { ...query, limit: query.limit + 1 }))
+    return paginate(rows.map(summaryFrom), query.limit, query.offset)
+  }
+
+  async get (caller: Caller, id: string): Promise<Organization> {
+    return await this.read(this.prisma, caller, id)
+  }
+
+  async create (caller: Caller, input: OrganizationInput & { name: string }, touched?: TouchedOwners): Promise<Organization> {
+    const assignedUserId = await this.checkAssignee(caller, input.assignedUserId)
+    touched?.add(assignedUserId)
+    // One INSERT … RETURNING: the answer is built from the row it inserted, so
+    // a 2xx means committed and a connection lost mid-way means nothing was
+    // (an insert followed by a separate read could commit and still fail).
+    // A new organization has no contacts, interactions or opportunities yet.
+    const row = await this.prisma.organization.create({ data: { ...input, assignedUserId } })
+    // The same fields in the same order as read() gives: the ETag hashes this object.
+    return {
+      id: row.id,
+      name: row.name,
+      industrySegment: omitNull(row.industrySegment),
+      priorityLevel: row.priorityLevel,
+      primaryEmail: omitNull(row.primaryEmail),
+      primaryPhone: omitNull(row.primaryPhone),
+      annualRevenue: toNumber(row.annualRevenue),
+      createdAt: row.createdAt,
+      contactCount: 0,
+      interactionCount: 0,
+      opportunityCount: 0,
+      website: omitNull(row.website),
+      assignedUserId: row.assignedUserId,
+      updatedAt: row.updatedAt
+    }
+  }
+
+  /**
+   * Partial update. With If-Match, the row is locked (FOR UPDATE) before its
+   * current ETag is compared, so of two PATCHes carrying the same ETag the
+   * second waits for the first, sees the new representation and gets 412.
+   */
+  async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string, touched?: TouchedOwners): Promise<Organization> {
+    if (input.assignedUserId !== undefined) input = { ...input, assignedUserId: await this.checkAssignee(caller, input.assignedUserId) }
+    const scopedUser = scopeUserId(caller)
+    return await this.prisma.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
+        SELECT assigned_user_id FROM organizations
+        WHERE id = ${id}::uuid AND is_deleted = FALSE
+          AND (${scopedUser}::uuid IS NULL OR assigned_user_id = ${scopedUser}::uuid)
+        FOR UPDATE`)
+      if (locked[0] === undefined) throw new NotFoundError('Organization')
+      // The previous owner's views change too when the organization is reassigned.
+      touched?.add(locked[0].assigned_user_id)
+      if (input.assignedUserId !== undefined) touched?.add(input.assignedUserId)
+      await assertIfMatch(ifMatch, async () => await this.read(tx, caller, id))
+      await tx.organization.update({ where: { id }, data: input, select: { id: true } })
+      return await this.read(tx, caller, id)
+    })
+  }
+
+  async softDelete (caller: Caller, id: string, touched?: TouchedOwners): Promise<void> {
+    const [deleted] = await this.prisma.organization.updateManyAndReturn({
+      where: { id, ...visibleOrganizations(caller) },
+      data: { isDeleted: true },
+      select: { assignedUserId: true }
+    })
+    if (deleted === undefined) throw new NotFoundError('Organization')
+    touched?.add(deleted.assignedUserId)
+  }
+
+  /** Throws 404 unless the caller may see this organization (used by the nested resources); returns its owner. */
+  async assertVisible (caller: Caller, id: string): Promise<string> {
+    const found = await this.prisma.organization.findFirst({ where: { id, ...visibleOrganizations(caller) }, select: { assignedUserId: true } })
+    if (found === null) throw new NotFoundError('Organization')
+    return found.assignedUserId
+  }
+
+  /**
+   * One organization with its three counts in one statement. Hand-written
+   * rather than findFirst + _count: this is the hottest read after the
+   * listing, and Prisma would compile the nested _count query on the event
+   * loop for every call (measured in `npm run bench -- --only prisma`). The
+   * counts use the same definitions, and indexes, as get_organizations_optimized.
+   */
+  private async read (db: Db, caller: Caller, id: string): Promise<Organization> {
+    const [row] = await db.$queryRaw<OrganizationRow[]>(organizationQuery(id, scopeUserId(caller)))
+    if (row === undefined) throw new NotFoundError('Organization')
+    return { ...summaryFrom(row), website: omitNull(row.website), assignedUserId: row.assigned_user_id, updatedAt: row.updated_at }
+  }
+
+  /** A member may only assign to themselves; an admin to any active user. */
+  private async checkAssignee (caller: Caller, assignedUserId: string | undefined): Promise<string> {
+    // uuids compare case-insensitively; the lower-case form is also the one the cache's per-owner keys use.
+    if (assignedUserId === undefined || assignedUserId.toLowerCase() === caller.id.toLowerCase()) return caller.id
+    if (caller.role !== 'admin') throw new ForbiddenError('Members can only assign organizations to themselves')
+    const user = await this.prisma.user.findFirst({ where: { id: assignedUserId, isActive: true }, select: { id: true } })
+    if (user === null) throw new InvalidFieldError('body.assignedUserId', 'does not name an active user')
+    return assignedUserId.toLowerCase()
+  }
+}

@@ -1,0 +1,145 @@
+// npm run bench, as a smoke test: every scenario for one second against a
+// tiny seeded database, then the JSON it wrote. No timing is asserted (speed
+// is the benchmark's business, not the test suite's) — only that the harness
+// seeds, starts the service and its ceilings, measures, cleans up after its
+// writes and records what it promises.
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { REDIS_URL, tsNodeArgs } from '../helpers/app'
+import { createEmptyDatabase, withClient } from '../helpers/database'
+import { parseBenchArgs } from '../../scripts/bench/options'
+import { UsageError } from '../../scripts/lib/args'
+
+const ROOT = path.resolve(__dirname, '../..')
+const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'main.ts')
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+/** Runs the bench without blocking this process's event loop. */
+async function bench (args: string[]): Promise<Run> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, [...tsNodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code
+      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
+    })
+  })
+}
+
+/** 'exit 0', or the end of what it printed when it failed. */
+const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`
+
+interface Latency { p50: number; p99: number; mean: number; count: number }
+interface Scenario { key: string; reqPerSec: number; latencyMs: Latency; errors: number; non2xx: number; xCache?: Record<string, number>; ceiling?: string; ratio?: number }
+interface Micro { group: string; variant: string; sequential: { opsPerSec: number }; concurrent: { opsPerSec: number }; ratio: { sequential: number } }
+interface Report {
+  tool: string
+  loadGenerator: string
+  dbCeilingMethod: string
+  machine: { cpus: number; node: string; cpuList: unknown[] }
+  options: { organizations: number; connections: number; durationS: number; only: string[] }
+  dataset: { action: string; organizations: number }
+  member: { id: string; organizations: number }
+  runs: Array<Record<string, unknown>>
+  median: Record<string, Scenario> & { prisma: { consistent: boolean; variants: Micro[] } }
+  targets: Array<{ id: string; pass: boolean | null }>
+}
+
+t.test('bench options', async (t) => {
+  const defaults = parseBenchArgs([])
+  t.match(defaults, { organizations: 100000, durationS: 10, connections: 32, runs: 1, server: 'dist', reseed: false })
+  t.equal(defaults.databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_100000')
+  t.match(defaults.resultsDir, /bench[/\\]results$/)
+  t.same(parseBenchArgs(['--only', 'a,ceilings']).only, ['http-ceiling', 'a', 'db-ceiling'], 'run order: each ceiling before its scenarios')
+  t.same(parseBenchArgs(['--only', 'B, prisma,db']).only, ['db-ceiling', 'b', 'prisma'])
+  t.equal(parseBenchArgs(['--organizations', '1000000']).databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_1000000')
+  for (const [args, message] of [
+    [['--only', 'a,nope'], /unknown scenario "nope"/],
+    [['--only', ','], /names no scenario/],
+    [['--connections', '0'], /--connections must be an integer from 1/],
+    [['--duration', '1.5'], /--duration must be an integer/],
+    [['--server', 'docker'], /--server must be dist or ts/],
+    [['--database-url', 'mysql://x'], /--database-url must be/],
+    [['--redis-url', 'http://x'], /--redis-url must be/],
+    [['--bogus'], /Unknown option/]
+  ] as Array<[string[], RegExp]>) {
+    t.throws(() => parseBenchArgs(args), message, args.join(' '))
+  }
+  let help: unknown
+  try { parseBenchArgs(['--help']) } catch (err) { help = err }
+  t.ok(help instanceof UsageError && help.message === '', '--help: a UsageError without message (the usage is printed, exit 0)')
+})
+
+t.test('npm run bench: every scenario, the ceilings and the JSON report', async (t) => {
+  t.setTimeout(180_000)
+  const db = await createEmptyDatabase('bench')
+  t.teardown(db.drop)
+  const results = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-test-'))
+  t.teardown(() => fs.rmSync(results, { recursive: true, force: true }))
+  const common = ['--organizations', '300', '--duration', '1', '--warmup', '0', '--connections', '4',
+    '--database-url', db.url, '--redis-url', REDIS_URL, '--results-dir', results]
+
+  // First only the DB ceiling (no service): the empty database is migrated and seeded.
+  const first = await bench([...common, '--only', 'db'])
+  t.equal(first.status, 0, outcome(first))
+  t.match(first.stdout, /seeding crm_test_bench_/)
+  const seeded = JSON.parse(fs.readFileSync(path.join(results, fs.readdirSync(results)[0]!), 'utf8')) as Report
+  t.match(seeded.dataset, { action: 'seeded', organizations: 300 })
+  t.same(Object.keys(seeded.median), ['db-ceiling'])
+  t.ok(seeded.median['db-ceiling']!.reqPerSec > 0)
+  fs.rmSync(path.join(results, fs.readdirSync(results)[0]!))
+
+  // Then everything, with the service through ts-node (--server ts): no build, which another test file may be running.
+  const full = await bench([...common, '--only', 'all', '--server', 'ts', '--prisma-iterations', '20'])
+  t.equal(full.status, 0, outcome(full))
+  t.match(full.stdout, /reusing crm_test_bench_/, 'the second run reuses the seeded database')
+  t.match(full.stdout, /load generator: autocannon/)
+  t.match(full.stdout, /targets:/)
+  const files = fs.readdirSync(results)
+  t.equal(files.length, 1, 'one JSON file')
+  t.match(files[0], /^bench-300-\d{4}-\d\d-\d\dT[\d-]+Z\.json$/)
+  const report = JSON.parse(fs.readFileSync(path.join(results, files[0]!), 'utf8')) as Report
+
+  t.equal(report.tool, 'crm-bench')
+  t.match(report.loadGenerator, /^autocannon \d/)
+  t.match(report.dbCeilingMethod, /raw pg/)
+  t.ok(report.machine.cpus >= 1 && report.machine.cpuList.length === report.machine.cpus, 'machine: cpus')
+  t.equal(report.machine.node, process.version)
+  t.match(report.options, { organizations: 300, connections: 4, durationS: 1 })
+  t.same(report.options.only, ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'])
+  t.match(report.dataset, { action: 'reused', organizations: 300 })
+  t.ok(report.member.organizations > 0, 'a member with organizations')
+  t.equal(report.runs.length, 1)
+
+  for (const key of ['http-ceiling', 'a', 'b', 'c', 'c2', 'd', 'e', 'db-ceiling']) {
+    const s = report.median[key]
+    t.ok(s !== undefined, `${key} measured`)
+    if (s === undefined) continue
+    t.ok(s.reqPerSec > 0 && s.latencyMs.count > 0, `${key}: requests answered`)
+    t.ok(s.latencyMs.p50 > 0 && s.latencyMs.p99 >= s.latencyMs.p50, `${key}: p50 and p99`)
+    t.equal(s.errors, 0, `${key}: no errors`)
+    t.equal(s.non2xx, 0, `${key}: no non-2xx`)
+  }
+  t.equal(report.median.a!.ceiling, 'http-ceiling')
+  t.equal(report.median.b!.ceiling, 'db-ceiling')
+  for (const key of ['a', 'b', 'c', 'd']) t.type(report.median[key]!.ratio, 'number', `${key}: a ratio to its ceiling`)
+  // (A Redis command timing out on a loaded machine answers BYPASS: not asserted either way.)
+  t.ok((report.median.a!.xCache?.HIT ?? 0) > 0 && report.median.a!.xCache?.MISS === undefined, '(a) is served from the cache')
+  t.ok((report.median.b!.xCache?.MISS ?? 0) > 0 && report.median.b!.xCache?.HIT === undefined, '(b) never hits the cache')
+  t.ok((report.median.c2!.xCache?.MISS ?? 0) > 0 && report.median.c2!.xCache?.HIT === undefined, '(c2) never hits the cache')
+  t.same(report.targets.map((x) => x.id), ['b-ratio', 'b-p50', 'a-ratio', 'c-ratio', 'd-ratio', 'no-errors', 'b-all-miss'])
+  t.equal(report.targets.find((x) => x.id === 'no-errors')!.pass, true)
+
+  const prisma = report.median.prisma
+  t.ok(prisma.consistent, 'the Prisma, $queryRaw and pg variants read the same counts')
+  t.same([...new Set(prisma.variants.map((v) => v.group))], ['org by id', 'auth user by id'])
+  t.ok(prisma.variants.every((v) => v.sequential.opsPerSec > 0 && v.concurrent.opsPerSec > 0 && v.ratio.sequential > 0), 'every variant measured')
+
+  // The write mix left nothing behind.
+  await withClient(db.url, async (client) => {
+    const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM interactions WHERE subject = 'bench write mix'")
+    t.equal(rows[0]!.n, 0, 'the write mix\'s interactions were deleted')
+  })
+})
