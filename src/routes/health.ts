@@ -1,13 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
-
-const Health = Type.Object({ status: Type.Literal('ok') })
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
-  database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
-  cache: Type.Union([Type.Literal('up'), Type.Literal('down')]),
-  overloaded: Type.Optional(Type.Boolean({ description: 'present (true) while load shedding is on' }))
-})
+import { Health, Readiness } from '../schemas/health'
 
 /** Liveness and readiness probes (contract §3), outside /api/v1 and unauthenticated. */
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -63,3 +63,9 @@ export const IfMatchHeaders = Type.Object({
 
 export const PriorityLevel = Type.Enum(['A', 'B', 'C', 'D'], { description: 'A is highest' })
 export const Email = Type.String({ format: 'email', maxLength: 255 })
+
+/** The query of a list that takes nothing but a page. */
+export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false })
+export type PageOnlyQuery = Static<typeof PageOnlyQuery>
+
+export type Page = Static<typeof PageInfo>

@@ -3,32 +3,13 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client'
 import type { Caller } from '../lib/caller'
 import { assertIfMatch } from '../lib/etag'
 import { NotFoundError } from '../lib/http-errors'
-import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
+import type { Page } from '../schemas/common'
+import type { Contact, ContactCreate, ContactUpdate } from '../schemas/contacts'
+import { change, written, type Written } from './changes'
+import { omitNull, paginate, scopeUserId, visibleOrganizations } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
-
-export interface Contact {
-  id: string
-  organizationId: string
-  firstName: string
-  lastName: string
-  email?: string
-  phone?: string
-  title?: string
-  isPrimary: boolean
-  createdAt: Date
-  updatedAt: Date
-}
-
-export interface ContactInput {
-  firstName?: string
-  lastName?: string
-  email?: string | null
-  phone?: string | null
-  title?: string | null
-  isPrimary?: boolean
-}
 
 type ContactRow = Prisma.ContactGetPayload<Record<string, never>>
 
@@ -65,9 +46,9 @@ export class ContactService {
   }
 
   /** A new primary contact takes over from the previous one: one primary per organization. */
-  async create (caller: Caller, organizationId: string, input: ContactInput & { firstName: string; lastName: string }, touched?: TouchedOwners): Promise<Contact> {
-    touched?.add(await this.organizations.assertVisible(caller, organizationId))
-    return await this.prisma.$transaction(async (tx) => {
+  async create (caller: Caller, organizationId: string, input: ContactCreate): Promise<Written<Contact>> {
+    const owner = await this.organizations.assertVisible(caller, organizationId)
+    const created = await this.prisma.$transaction(async (tx) => {
       if (input.isPrimary === true) {
         // Serializes primary changers of one organization: otherwise two of them each clear
         // the primaries they can see (not each other's uncommitted one) and both commit.
@@ -77,6 +58,7 @@ export class ContactService {
       }
       return toContact(await tx.contact.create({ data: { ...input, organizationId } }))
     })
+    return written(created, change('contact', 'create', created.id, [owner], organizationId))
   }
 
   async get (caller: Caller, id: string): Promise<Contact> {
@@ -84,7 +66,7 @@ export class ContactService {
   }
 
   /** See OrganizationService.update for why the row is locked before If-Match is checked. */
-  async update (caller: Caller, id: string, input: ContactInput, ifMatch?: string, touched?: TouchedOwners): Promise<Contact> {
+  async update (caller: Caller, id: string, input: ContactUpdate, ifMatch?: string): Promise<Written<Contact>> {
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
       if (input.isPrimary === true) {
@@ -100,25 +82,25 @@ export class ContactService {
         FOR UPDATE OF c`)
       const organizationId = locked[0]?.organization_id
       if (organizationId === undefined) throw new NotFoundError('Contact')
-      touched?.add(locked[0]!.assigned_user_id)
       await assertIfMatch(ifMatch, async () => toContact(await this.find(tx, caller, id)))
       if (input.isPrimary === true) {
         await tx.contact.updateMany({ where: { organizationId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } })
       }
-      return toContact(await tx.contact.update({ where: { id }, data: input }))
+      const updated = toContact(await tx.contact.update({ where: { id }, data: input }))
+      return written(updated, change('contact', 'update', id, [locked[0]!.assigned_user_id], organizationId))
     })
   }
 
-  async softDelete (caller: Caller, id: string, touched?: TouchedOwners): Promise<void> {
+  async softDelete (caller: Caller, id: string): Promise<Written<null>> {
     const scopedUser = scopeUserId(caller)
-    const deleted = await this.prisma.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
+    const deleted = await this.prisma.$queryRaw<Array<{ assigned_user_id: string; organization_id: string }>>(Prisma.sql`
       UPDATE contacts c SET is_deleted = TRUE, is_primary = FALSE
       FROM organizations o
       WHERE c.id = ${id}::uuid AND c.is_deleted = FALSE AND o.id = c.organization_id AND o.is_deleted = FALSE
         AND (${scopedUser}::uuid IS NULL OR o.assigned_user_id = ${scopedUser}::uuid)
-      RETURNING o.assigned_user_id`)
+      RETURNING o.assigned_user_id, c.organization_id`)
     if (deleted[0] === undefined) throw new NotFoundError('Contact')
-    touched?.add(deleted[0].assigned_user_id)
+    return written(null, change('contact', 'delete', id, [deleted[0].assigned_user_id], deleted[0].organization_id))
   }
 
   private async find (db: Db, caller: Caller, id: string): Promise<ContactRow> {

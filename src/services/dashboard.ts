@@ -3,22 +3,12 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client'
+import type { Dashboard } from '../schemas/dashboard'
 
 /** Session-level advisory lock held while refreshing (Prisma's migrate lock is 72707369). */
 export const DASHBOARD_REFRESH_LOCK = 72707370
 /** A refresh scans every base table: far longer than an API query may take (about 10 s at 1M organizations). */
 export const DASHBOARD_REFRESH_TIMEOUT_MS = 10 * 60_000
-
-export interface Dashboard {
-  userId: string
-  totalOrganizations: number
-  highPriorityOrgs: number
-  totalContacts: number
-  interactionsThisMonth: number
-  activeOpportunities: number
-  wonRevenueThisQuarter: string
-  refreshedAt?: Date
-}
 
 export interface RefreshResult {
   refreshed: boolean
@@ -80,6 +70,12 @@ export class DashboardService {
    * it, and the advisory lock is held by the session. With wait=false another
    * instance's refresh in progress means this one is skipped.
    */
+  /** When the view was last refreshed, by any instance (undefined before the first refresh). */
+  async lastRefreshedAt (): Promise<Date | undefined> {
+    const [row] = await this.prisma.$queryRaw<Array<{ at: Date | null }>>`SELECT max(refreshed_at) AS at FROM dashboard_analytics`
+    return row?.at ?? undefined
+  }
+
   async refresh (options: { wait: boolean }): Promise<RefreshResult> {
     const started = performance.now()
     const client = new pg.Client({

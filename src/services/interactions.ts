@@ -1,28 +1,12 @@
 // Interactions: an append-only log per organization, newest first.
 import type { PrismaClient, Prisma } from '../../generated/prisma/client'
-import type { InteractionType } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { InvalidFieldError } from '../lib/http-errors'
-import { omitNull, paginate, visibleOrganizations, type Page, type TouchedOwners } from './scope'
+import type { Page } from '../schemas/common'
+import type { Interaction, InteractionCreate, InteractionListQuery } from '../schemas/interactions'
+import { change, written, type Written } from './changes'
+import { omitNull, paginate, visibleOrganizations } from './scope'
 import type { OrganizationService } from './organizations'
-
-export interface Interaction {
-  id: string
-  organizationId: string
-  contactId?: string
-  userId: string
-  type: InteractionType
-  subject: string
-  notes?: string
-  createdAt: Date
-}
-
-export interface InteractionInput {
-  type: InteractionType
-  subject: string
-  notes?: string
-  contactId?: string
-}
 
 function toInteraction (row: Prisma.InteractionGetPayload<Record<string, never>>): Interaction {
   return {
@@ -41,7 +25,13 @@ export class InteractionService {
   constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService) {}
 
   /** Newest first, optionally only those at or after `since` (idx_interactions_organization_created). */
-  async list (caller: Caller, organizationId: string, query: { limit: number; offset: number; since?: string }): Promise<{ data: Interaction[]; page: Page }> {
+  async list (caller: Caller, organizationId: string, query: InteractionListQuery): Promise<{ data: Interaction[]; page: Page }> {
+    // The date-time format admits what JavaScript cannot parse (a leap second
+    // :60, an hour-only offset +01) and year 0000, which PostgreSQL lacks:
+    // either would reach the database as an error (a 500).
+    if (query.since !== undefined && (Number.isNaN(Date.parse(query.since)) || !/^[1-9]/.test(query.since))) {
+      throw new InvalidFieldError('querystring.since', 'must be a date-time in the years 1000–9999')
+    }
     const [, rows] = await Promise.all([
       this.organizations.assertVisible(caller, organizationId),
       this.prisma.interaction.findMany({
@@ -59,12 +49,13 @@ export class InteractionService {
   }
 
   /** Logged by the caller; a contact, when named, must be a live contact of the same organization. */
-  async create (caller: Caller, organizationId: string, input: InteractionInput, touched?: TouchedOwners): Promise<Interaction> {
-    touched?.add(await this.organizations.assertVisible(caller, organizationId))
+  async create (caller: Caller, organizationId: string, input: InteractionCreate): Promise<Written<Interaction>> {
+    const owner = await this.organizations.assertVisible(caller, organizationId)
     if (input.contactId !== undefined) {
       const contact = await this.prisma.contact.findFirst({ where: { id: input.contactId, organizationId, isDeleted: false }, select: { id: true } })
       if (contact === null) throw new InvalidFieldError('body.contactId', 'does not name a contact of this organization')
     }
-    return toInteraction(await this.prisma.interaction.create({ data: { ...input, organizationId, userId: caller.id } }))
+    const created = toInteraction(await this.prisma.interaction.create({ data: { ...input, organizationId, userId: caller.id } }))
+    return written(created, change('interaction', 'create', created.id, [owner], organizationId))
   }
 }

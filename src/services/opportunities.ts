@@ -4,36 +4,19 @@ import type { OpportunityStage } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { assertIfMatch } from '../lib/etag'
 import { NotFoundError } from '../lib/http-errors'
-import { paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
+import type { Page } from '../schemas/common'
+import type { Opportunity, OpportunityCreate, OpportunityListQuery, OpportunityUpdate, Stage } from '../schemas/opportunities'
+import { change, written, type Written } from './changes'
+import { paginate, scopeUserId, visibleOrganizations } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
 
 /** API stage names (contract §1) to Prisma's enum member names, and back. */
-export const STAGES = ['prospecting', 'qualification', 'proposal', 'negotiation', 'closed-won', 'closed-lost'] as const
-export type Stage = typeof STAGES[number]
 const toPrismaStage = (stage: Stage): OpportunityStage => stage.replace('-', '_') as OpportunityStage
 const fromPrismaStage = (stage: OpportunityStage): Stage => stage.replace('_', '-') as Stage
 
-export interface Opportunity {
-  id: string
-  organizationId: string
-  name: string
-  stage: Stage
-  value: string
-  closeDate?: string
-  createdAt: Date
-  updatedAt: Date
-}
-
-export interface OpportunityInput {
-  name?: string
-  stage?: Stage
-  /** Decimal string (validated by the route schema), at most two places. */
-  value?: string
-  /** YYYY-MM-DD */
-  closeDate?: string | null
-}
+type OpportunityInput = OpportunityUpdate | OpportunityCreate
 
 function toOpportunity (row: Prisma.OpportunityGetPayload<Record<string, never>>): Opportunity {
   return {
@@ -53,7 +36,8 @@ function toData (input: OpportunityInput): Prisma.OpportunityUncheckedUpdateInpu
   return {
     ...(input.name !== undefined ? { name: input.name } : {}),
     ...(input.stage !== undefined ? { stage: toPrismaStage(input.stage) } : {}),
-    ...(input.value !== undefined ? { value: new Prisma.Decimal(input.value) } : {}),
+    // A number the schema admits prints as plain decimals (no exponent between 1e-7 and 1e21).
+    ...(input.value !== undefined ? { value: new Prisma.Decimal(String(input.value)) } : {}),
     ...(input.closeDate !== undefined ? { closeDate: input.closeDate === null ? null : new Date(`${input.closeDate}T00:00:00Z`) } : {})
   }
 }
@@ -61,7 +45,7 @@ function toData (input: OpportunityInput): Prisma.OpportunityUncheckedUpdateInpu
 export class OpportunityService {
   constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService) {}
 
-  async list (caller: Caller, organizationId: string, query: { limit: number; offset: number; stage?: Stage }): Promise<{ data: Opportunity[]; page: Page }> {
+  async list (caller: Caller, organizationId: string, query: OpportunityListQuery): Promise<{ data: Opportunity[]; page: Page }> {
     const [, rows] = await Promise.all([
       this.organizations.assertVisible(caller, organizationId),
       this.prisma.opportunity.findMany({
@@ -78,10 +62,11 @@ export class OpportunityService {
     return paginate(rows.map(toOpportunity), query.limit, query.offset)
   }
 
-  async create (caller: Caller, organizationId: string, input: OpportunityInput & { name: string }, touched?: TouchedOwners): Promise<Opportunity> {
-    touched?.add(await this.organizations.assertVisible(caller, organizationId))
+  async create (caller: Caller, organizationId: string, input: OpportunityCreate): Promise<Written<Opportunity>> {
+    const owner = await this.organizations.assertVisible(caller, organizationId)
     const data = toData(input) as Prisma.OpportunityUncheckedCreateInput
-    return toOpportunity(await this.prisma.opportunity.create({ data: { ...data, name: input.name, organizationId } }))
+    const created = toOpportunity(await this.prisma.opportunity.create({ data: { ...data, name: input.name, organizationId } }))
+    return written(created, change('opportunity', 'create', created.id, [owner], organizationId))
   }
 
   async get (caller: Caller, id: string): Promise<Opportunity> {
@@ -89,7 +74,7 @@ export class OpportunityService {
   }
 
   /** See OrganizationService.update for why the row is locked before If-Match is checked. */
-  async update (caller: Caller, id: string, input: OpportunityInput, ifMatch?: string, touched?: TouchedOwners): Promise<Opportunity> {
+  async update (caller: Caller, id: string, input: OpportunityUpdate, ifMatch?: string): Promise<Written<Opportunity>> {
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
       const locked = await tx.$queryRaw<Array<{ assigned_user_id: string }>>(Prisma.sql`
@@ -99,9 +84,9 @@ export class OpportunityService {
           AND (${scopedUser}::uuid IS NULL OR o.assigned_user_id = ${scopedUser}::uuid)
         FOR UPDATE OF op`)
       if (locked[0] === undefined) throw new NotFoundError('Opportunity')
-      touched?.add(locked[0].assigned_user_id)
       await assertIfMatch(ifMatch, async () => toOpportunity(await this.find(tx, caller, id)))
-      return toOpportunity(await tx.opportunity.update({ where: { id }, data: toData(input) }))
+      const updated = toOpportunity(await tx.opportunity.update({ where: { id }, data: toData(input) }))
+      return written(updated, change('opportunity', 'update', id, [locked[0].assigned_user_id], updated.organizationId))
     })
   }
 

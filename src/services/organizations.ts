@@ -6,49 +6,12 @@ import type { PriorityLevel } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import { assertIfMatch } from '../lib/etag'
 import { ForbiddenError, InvalidFieldError, NotFoundError } from '../lib/http-errors'
-import { omitNull, paginate, scopeUserId, visibleOrganizations, type Page, type TouchedOwners } from './scope'
+import type { Page } from '../schemas/common'
+import type { Organization, OrganizationCreate, OrganizationListQuery, OrganizationSummary, OrganizationUpdate } from '../schemas/organizations'
+import { change, written, type Written } from './changes'
+import { omitNull, paginate, scopeUserId, visibleOrganizations } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
-
-export interface OrganizationSummary {
-  id: string
-  name: string
-  industrySegment?: string
-  priorityLevel: PriorityLevel
-  primaryEmail?: string
-  primaryPhone?: string
-  annualRevenue?: number
-  createdAt: Date
-  contactCount: number
-  interactionCount: number
-  opportunityCount: number
-}
-
-export interface Organization extends OrganizationSummary {
-  website?: string
-  assignedUserId: string
-  updatedAt: Date
-}
-
-export interface OrganizationListQuery {
-  industrySegment?: string
-  priorityLevel?: PriorityLevel
-  search?: string
-  assignedUserId?: string
-  limit: number
-  offset: number
-}
-
-export interface OrganizationInput {
-  name?: string
-  industrySegment?: string | null
-  priorityLevel?: PriorityLevel
-  primaryEmail?: string | null
-  primaryPhone?: string | null
-  website?: string | null
-  annualRevenue?: number | null
-  assignedUserId?: string
-}
 
 interface ListingRow {
   id: string
@@ -137,16 +100,15 @@ export class OrganizationService {
     return await this.read(this.prisma, caller, id)
   }
 
-  async create (caller: Caller, input: OrganizationInput & { name: string }, touched?: TouchedOwners): Promise<Organization> {
+  async create (caller: Caller, input: OrganizationCreate): Promise<Written<Organization>> {
     const assignedUserId = await this.checkAssignee(caller, input.assignedUserId)
-    touched?.add(assignedUserId)
     // One INSERT … RETURNING: the answer is built from the row it inserted, so
     // a 2xx means committed and a connection lost mid-way means nothing was
     // (an insert followed by a separate read could commit and still fail).
     // A new organization has no contacts, interactions or opportunities yet.
     const row = await this.prisma.organization.create({ data: { ...input, assignedUserId } })
     // The same fields in the same order as read() gives: the ETag hashes this object.
-    return {
+    return written({
       id: row.id,
       name: row.name,
       industrySegment: omitNull(row.industrySegment),
@@ -161,7 +123,7 @@ export class OrganizationService {
       website: omitNull(row.website),
       assignedUserId: row.assignedUserId,
       updatedAt: row.updatedAt
-    }
+    }, change('organization', 'create', row.id, [assignedUserId], row.id))
   }
 
   /**
@@ -169,7 +131,7 @@ export class OrganizationService {
    * current ETag is compared, so of two PATCHes carrying the same ETag the
    * second waits for the first, sees the new representation and gets 412.
    */
-  async update (caller: Caller, id: string, input: OrganizationInput, ifMatch?: string, touched?: TouchedOwners): Promise<Organization> {
+  async update (caller: Caller, id: string, input: OrganizationUpdate, ifMatch?: string): Promise<Written<Organization>> {
     if (input.assignedUserId !== undefined) input = { ...input, assignedUserId: await this.checkAssignee(caller, input.assignedUserId) }
     const scopedUser = scopeUserId(caller)
     return await this.prisma.$transaction(async (tx) => {
@@ -179,23 +141,22 @@ export class OrganizationService {
           AND (${scopedUser}::uuid IS NULL OR assigned_user_id = ${scopedUser}::uuid)
         FOR UPDATE`)
       if (locked[0] === undefined) throw new NotFoundError('Organization')
-      // The previous owner's views change too when the organization is reassigned.
-      touched?.add(locked[0].assigned_user_id)
-      if (input.assignedUserId !== undefined) touched?.add(input.assignedUserId)
       await assertIfMatch(ifMatch, async () => await this.read(tx, caller, id))
       await tx.organization.update({ where: { id }, data: input, select: { id: true } })
-      return await this.read(tx, caller, id)
+      const updated = await this.read(tx, caller, id)
+      // The previous owner's views change too when the organization is reassigned.
+      return written(updated, change('organization', 'update', updated.id, [locked[0].assigned_user_id, updated.assignedUserId], updated.id))
     })
   }
 
-  async softDelete (caller: Caller, id: string, touched?: TouchedOwners): Promise<void> {
+  async softDelete (caller: Caller, id: string): Promise<Written<null>> {
     const [deleted] = await this.prisma.organization.updateManyAndReturn({
       where: { id, ...visibleOrganizations(caller) },
       data: { isDeleted: true },
-      select: { assignedUserId: true }
+      select: { id: true, assignedUserId: true }
     })
     if (deleted === undefined) throw new NotFoundError('Organization')
-    touched?.add(deleted.assignedUserId)
+    return written(null, change('organization', 'delete', deleted.id, [deleted.assignedUserId], deleted.id))
   }
 
   /** Throws 404 unless the caller may see this organization (used by the nested resources); returns its owner. */

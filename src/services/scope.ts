@@ -3,6 +3,7 @@
 // Rows out of scope are indistinguishable from missing ones (404).
 import type { Prisma } from '../../generated/prisma/client'
 import type { Caller } from '../lib/caller'
+import type { Page } from '../schemas/common'
 
 /** Organizations the caller may see: not deleted, and their own unless admin. */
 export function visibleOrganizations (caller: Pick<Caller, 'id' | 'role'>): Prisma.OrganizationWhereInput {
@@ -14,22 +15,13 @@ export function scopeUserId (caller: Pick<Caller, 'id' | 'role'>): string | null
   return caller.role === 'admin' ? null : caller.id
 }
 
-export const DAY_MS = 86_400_000
-
 /** Maps SQL NULL to an absent JSON field (contract §2: nulls are omitted). */
 export function omitNull<T> (value: T | null): T | undefined {
   return value === null ? undefined : value
 }
 
-export interface Page { limit: number; offset: number; hasMore: boolean }
 
 /** Rows fetched with limit + 1: the extra row only says whether another page exists. */
 export function paginate<T> (rows: T[], limit: number, offset: number): { data: T[]; page: Page } {
   return { data: rows.slice(0, limit), page: { limit, offset, hasMore: rows.length > limit } }
 }
-
-/**
- * Collects the ids of the users whose organizations a write touched, so the
- * response cache can invalidate exactly their views (plugins/response-cache.ts).
- */
-export type TouchedOwners = Set<string>

@@ -2,24 +2,10 @@
 import type { PrismaClient, Prisma } from '../../generated/prisma/client'
 import type { Caller, Role } from '../lib/caller'
 import { ConflictError, NotFoundError } from '../lib/http-errors'
-import { paginate, type Page } from './scope'
-
-export interface User {
-  id: string
-  email: string
-  name: string
-  role: Role
-  isActive: boolean
-  createdAt: Date
-  updatedAt: Date
-}
-
-export interface UserInput {
-  email?: string
-  name?: string
-  role?: Role
-  isActive?: boolean
-}
+import type { Page } from '../schemas/common'
+import type { User, UserCreate, UserUpdate } from '../schemas/users'
+import { change, written, type Written } from './changes'
+import { paginate } from './scope'
 
 function toUser (row: Prisma.UserGetPayload<Record<string, never>>): User {
   return { id: row.id, email: row.email, name: row.name, role: row.role as Role, isActive: row.isActive, createdAt: row.createdAt, updatedAt: row.updatedAt }
@@ -38,14 +24,22 @@ export class UserService {
     return toUser(row)
   }
 
+  /** The user behind a token as authentication needs them: only an active user is a caller. */
+  async findCaller (id: string): Promise<Caller | undefined> {
+    const user = await this.prisma.user.findUnique({ where: { id }, select: { id: true, email: true, name: true, role: true, isActive: true } })
+    if (user === null || !user.isActive) return undefined
+    return { id: user.id, email: user.email, name: user.name, role: user.role as Role }
+  }
+
   async list (limit: number, offset: number): Promise<{ data: User[]; page: Page }> {
     const rows = await this.prisma.user.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: limit + 1, skip: offset })
     return paginate(rows.map(toUser), limit, offset)
   }
 
-  async create (input: UserInput & { email: string; name: string }): Promise<User> {
+  async create (input: UserCreate): Promise<Written<User>> {
     try {
-      return toUser(await this.prisma.user.create({ data: input }))
+      const created = toUser(await this.prisma.user.create({ data: input }))
+      return written(created, change('user', 'create', created.id, [created.id]))
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('A user with this email already exists')
       throw err
@@ -53,7 +47,7 @@ export class UserService {
   }
 
   /** An admin cannot demote or deactivate themselves, so the service never loses its last way in by accident. */
-  async update (caller: Caller, id: string, input: UserInput): Promise<User> {
+  async update (caller: Caller, id: string, input: UserUpdate): Promise<Written<User>> {
     // UUIDs compare case-insensitively (PostgreSQL accepts either case): compare canonical forms.
     if (id.toLowerCase() === caller.id.toLowerCase() && (input.isActive === false || (input.role !== undefined && input.role !== 'admin'))) {
       throw new ConflictError('You cannot deactivate or demote your own account')
@@ -65,6 +59,7 @@ export class UserService {
       if (isUniqueViolation(err)) throw new ConflictError('A user with this email already exists')
       throw err
     }
-    return await this.get(id)
+    const updated = await this.get(id)
+    return written(updated, change('user', 'update', updated.id, [updated.id]))
   }
 }

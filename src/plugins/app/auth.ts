@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
 import { LRUCache } from 'lru-cache'
 import type { FastifyRequest } from 'fastify'
-import type { Caller, Role } from '../../lib/caller'
+import type { Caller } from '../../lib/caller'
 import { ForbiddenError, UnauthorizedError } from '../../lib/http-errors'
 
 declare module '@fastify/jwt' {
@@ -51,14 +51,7 @@ export default fp(async (app) => {
     // ttl 0 would mean "forever" to lru-cache: 1 ms is as good as no cache.
     ttl: Math.max(app.config.authCacheTtlMs, 1),
     // Concurrent first requests of one user share a single lookup.
-    fetchMethod: async (id) => {
-      const user = await app.db.prisma.user.findUnique({
-        where: { id },
-        select: { id: true, email: true, name: true, role: true, isActive: true }
-      })
-      if (user === null || !user.isActive) return INACTIVE
-      return { id: user.id, email: user.email, name: user.name, role: user.role as Role }
-    }
+    fetchMethod: async (id) => await app.services.users.findCaller(id) ?? INACTIVE
   })
 
   app.decorateRequest('caller', null as unknown as Caller)
@@ -90,4 +83,4 @@ export default fp(async (app) => {
   app.decorate('callerCacheStats', () => ({ size: callers.size, max: callers.max, ttlMs: callers.ttl }))
 
   app.decorate('signToken', (userId: string, expiresIn = '1h') => app.jwt.sign({ sub: userId }, { expiresIn }))
-}, { name: 'auth', dependencies: ['config', 'db'] })
+}, { name: 'auth', dependencies: ['config', 'services'] })

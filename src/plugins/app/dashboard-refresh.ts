@@ -1,13 +1,33 @@
 // Refreshes dashboard_analytics every DASHBOARD_REFRESH_INTERVAL_MS (0 turns
 // it off). With several instances, the advisory lock makes all but one skip.
-import type { FastifyPluginAsync } from 'fastify'
-import { DashboardService } from '../../services/dashboard'
+// Also reports the view's age (dashboard_age_seconds), refreshed by any instance.
+import fp from 'fastify-plugin'
+import { Gauge } from 'prom-client'
 
-const dashboardRefresh: FastifyPluginAsync = async (app) => {
+export default fp(async (app) => {
+  const { dashboard } = app.services
+  // The refresh time is read only when a pooled connection is idle, so a
+  // scrape never queues behind busy requests; otherwise the last value read
+  // serves (the age keeps growing from it).
+  let lastRefreshedAt: number | undefined
+  new Gauge({ // eslint-disable-line no-new
+    name: 'dashboard_age_seconds',
+    help: 'Seconds since dashboard_analytics was last refreshed (by any instance); NaN when unknown',
+    registers: [app.metrics.registry],
+    async collect () {
+      if (app.db.pool.idleCount > 0) {
+        try {
+          lastRefreshedAt = (await dashboard.lastRefreshedAt())?.getTime()
+        } catch {
+          // the scrape still answers while the database is down
+        }
+      }
+      this.set(lastRefreshedAt === undefined ? Number.NaN : (Date.now() - lastRefreshedAt) / 1000)
+    }
+  })
+
   const interval = app.config.dashboardRefreshIntervalMs
   if (interval === 0) return
-  const { url, ssl, connectTimeoutMs } = app.config.database
-  const dashboard = new DashboardService(app.db.prisma, { url: url as string, ssl, connectTimeoutMs })
   let running: Promise<void> | undefined
 
   const tick = (): void => {
@@ -33,6 +53,4 @@ const dashboardRefresh: FastifyPluginAsync = async (app) => {
     clearInterval(timer)
     await running
   })
-}
-
-export default dashboardRefresh
+}, { name: 'dashboard-refresh', dependencies: ['services', 'metrics', 'response-cache'] })

@@ -1,10 +1,13 @@
-// The response cache (contract §4): GET responses under /api/v1, per user,
-// in Redis (or in process without REDIS_URL), with X-Cache, ETag and 304,
-// read-your-writes invalidation and single-flight misses. Storage and the
+// The response cache (contract §4): GET responses per user, in Redis (or in
+// process without REDIS_URL), with X-Cache, ETag and 304, read-your-writes
+// invalidation and single-flight misses. This plugin builds the cache and
+// its hooks once (app.responseCache); the /api/v1 scope adds the hooks
+// (routes/api/index.ts), so no code here tests a URL. Storage and the
 // invalidation scheme: lib/response-cache.ts.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse } from '../../lib/response-cache'
+import type { Change, Written } from '../../services/changes'
 
 /** Route config `cache`: which generation a GET's entries hang on, or false for never cached. */
 export type CacheRouteConfig = 'owner' | 'dashboard' | false
@@ -16,9 +19,13 @@ declare module 'fastify' {
     invalidatesDashboard?: boolean
   }
   interface FastifyRequest {
-    /** Owners whose views a write touched: services add to it, the cache invalidates them. */
-    touchedOwners: Set<string>
+    /** What the request's write changed (services return it; reply.written records it): invalidated once it answers 2xx. */
+    changes: readonly Change[] | null
     cacheState: CacheState | null
+  }
+  interface FastifyReply {
+    /** Records what a service's write changed on this request and returns the write's value. */
+    written: <T>(result: Written<T>) => T
   }
   interface FastifyInstance {
     responseCache: {
@@ -26,6 +33,13 @@ declare module 'fastify' {
       /** Invalidates the views of the given owners, the admins' views, and the dashboard if asked. */
       invalidate (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void>
       stats (): CacheStats
+      /** For the scope whose GETs are cached and whose writes invalidate (in this order of the request path). */
+      hooks: {
+        onRequest: onRequestAsyncHookHandler
+        preValidation: preValidationAsyncHookHandler
+        onSend: onSendAsyncHookHandler
+        onResponse: onResponseAsyncHookHandler
+      }
     }
   }
 }
@@ -47,7 +61,6 @@ interface Flight {
   resolve: (value: CachedResponse | null) => void
 }
 
-const API_PREFIX = '/api/v1/'
 /** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
 export const CACHE_CONTROL = 'private, no-cache'
 
@@ -73,11 +86,12 @@ export default fp(async (app) => {
     await backend.bump(generations)
   }
 
-  app.decorate('responseCache', { backend: backend.name, invalidate, stats: () => ({ ...stats, inFlight: flights.size }) })
-  app.decorateRequest('touchedOwners', null as unknown as Set<string>)
+  app.decorateRequest('changes', null)
   app.decorateRequest('cacheState', null)
-
-  const isApi = (request: FastifyRequest): boolean => request.url.startsWith(API_PREFIX)
+  app.decorateReply('written', function <T> (this: FastifyReply, result: Written<T>): T {
+    this.request.changes = result.changes
+    return result.value
+  })
 
   const sendCached = (request: FastifyRequest, reply: FastifyReply, entry: CachedResponse, outcome: 'HIT' | 'MISS'): FastifyReply => {
     request.cacheState = { outcome, served: true }
@@ -87,18 +101,14 @@ export default fp(async (app) => {
     return reply.send(entry.payload)
   }
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && isApi(request)) {
-      request.touchedOwners = new Set()
-      // Write answers are never stored by anyone.
-      void reply.header('cache-control', 'no-store')
-    }
-  })
+  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
+    // Write answers are never stored by anyone.
+    if (request.method !== 'GET' && request.method !== 'HEAD') void reply.header('cache-control', 'no-store')
+  }
 
-  // After authentication (an onRequest hook of the /api/v1 scope) and the
-  // rate limit, before validation: a hit skips everything else.
-  app.addHook('preValidation', async (request, reply) => {
-    if (request.method !== 'GET' || !isApi(request) || request.caller == null) return
+  // After authentication and the rate limit, before validation: a hit skips everything else.
+  const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
+    if (request.method !== 'GET' || request.caller == null) return
     const mode = request.routeOptions.config.cache ?? 'owner'
     if (mode === false) {
       void reply.header('cache-control', 'no-store')
@@ -142,7 +152,7 @@ export default fp(async (app) => {
     const flight: Flight = { promise: new Promise((r) => { resolve = r }), resolve }
     flights.set(lookup.key, flight)
     request.cacheState = { outcome: 'MISS', key: lookup.key, flight }
-  })
+  }
 
   const finishFlight = (state: CacheState, entry: CachedResponse | null): void => {
     if (state.flight === undefined || state.key === undefined) return
@@ -151,9 +161,9 @@ export default fp(async (app) => {
     state.flight = undefined
   }
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const onSend: onSendAsyncHookHandler = async (request, reply, payload) => {
     const state = request.cacheState
-    if (request.method === 'GET' && state != null) { // null or undefined: routes registered before this plugin (the docs) lack the decorator
+    if (request.method === 'GET' && state !== null) {
       if (state.served === true) return payload
       void reply.header('x-cache', state.outcome)
       if (state.outcome === 'BYPASS') {
@@ -182,10 +192,11 @@ export default fp(async (app) => {
       }
       return payload
     }
-    if (request.touchedOwners != null && reply.statusCode >= 200 && reply.statusCode < 300) {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode >= 200 && reply.statusCode < 300) {
       // Read-your-writes: the answer leaves only after the invalidation is recorded.
       try {
-        await invalidate({ owners: request.touchedOwners, dashboard: request.routeOptions.config.invalidatesDashboard === true })
+        const owners = (request.changes ?? []).flatMap((change) => change.owners)
+        await invalidate({ owners, dashboard: request.routeOptions.config.invalidatesDashboard === true })
       } catch (err) {
         stats.errors++
         events.inc({ event: 'error' })
@@ -194,10 +205,17 @@ export default fp(async (app) => {
       }
     }
     return payload
-  })
+  }
 
   // A leader that never reached onSend (aborted) must not leave followers waiting.
-  app.addHook('onResponse', async (request) => {
-    if (request.cacheState != null) finishFlight(request.cacheState, null)
+  const onResponse: onResponseAsyncHookHandler = async (request) => {
+    if (request.cacheState !== null) finishFlight(request.cacheState, null)
+  }
+
+  app.decorate('responseCache', {
+    backend: backend.name,
+    invalidate,
+    stats: () => ({ ...stats, inFlight: flights.size }),
+    hooks: { onRequest, preValidation, onSend, onResponse }
   })
 }, { name: 'response-cache', dependencies: ['config', 'redis', 'metrics'] })

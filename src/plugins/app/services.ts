@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify'
+// The services, built once from the database and shared by the routes, the
+// authentication and the dashboard timer: every database access of the
+// application goes through them.
+import fp from 'fastify-plugin'
 import { ContactService } from '../../services/contacts'
 import { DashboardService } from '../../services/dashboard'
 import { InteractionService } from '../../services/interactions'
@@ -6,7 +9,6 @@ import { OpportunityService } from '../../services/opportunities'
 import { OrganizationService } from '../../services/organizations'
 import { UserService } from '../../services/users'
 
-/** The API's services, built once from the app's database and handed to each route plugin. */
 export interface Services {
   organizations: OrganizationService
   contacts: ContactService
@@ -16,16 +18,23 @@ export interface Services {
   dashboard: DashboardService
 }
 
-export function createServices (app: FastifyInstance): Services {
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+  }
+}
+
+export default fp(async (app) => {
   const prisma = app.db.prisma
+  const { url, ssl, connectTimeoutMs } = app.db.config
   const organizations = new OrganizationService(prisma)
-  const url = app.config.database.url as string
-  return {
+  app.decorate('services', {
     organizations,
     contacts: new ContactService(prisma, organizations),
     interactions: new InteractionService(prisma, organizations),
     opportunities: new OpportunityService(prisma, organizations),
     users: new UserService(prisma),
-    dashboard: new DashboardService(prisma, { url, ssl: app.config.database.ssl, connectTimeoutMs: app.config.database.connectTimeoutMs })
-  }
-}
+    // Its refresh holds a session-level advisory lock on a connection of its own.
+    dashboard: new DashboardService(prisma, { url, ssl, connectTimeoutMs })
+  })
+}, { name: 'services', dependencies: ['config', 'db'] })

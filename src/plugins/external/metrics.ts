@@ -71,27 +71,6 @@ export default fp(async (app) => {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers: [registry]
   })
-  // The view's refresh time is read only when a pooled connection is idle, so
-  // a scrape never queues behind busy requests; otherwise the last value read
-  // serves (the age keeps growing from it).
-  let lastRefreshedAt: number | undefined
-  new Gauge({ // eslint-disable-line no-new
-    name: 'dashboard_age_seconds',
-    help: 'Seconds since dashboard_analytics was last refreshed (by any instance); NaN when unknown',
-    registers: [registry],
-    async collect () {
-      if (app.db.pool.idleCount > 0) {
-        try {
-          const { rows } = await app.db.pool.query<{ at: Date | null }>('SELECT max(refreshed_at) AS at FROM dashboard_analytics')
-          lastRefreshedAt = rows[0]?.at?.getTime()
-        } catch {
-          // the scrape still answers while the database is down
-        }
-      }
-      this.set(lastRefreshedAt === undefined ? Number.NaN : (Date.now() - lastRefreshedAt) / 1000)
-    }
-  })
-
   app.decorate('metrics', { registry, cacheEvents, dashboardRefreshSeconds })
 
   const serve = (target: FastifyInstance): void => {

@@ -1,43 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { withEtag } from '../../lib/etag'
-import type { Services } from '../../plugins/app/services'
-import { commonErrors, DateTime, Email, ErrorResponse, IdParams, IfMatchHeaders, Nullable, PageOf, PageQuery, Uuid } from '../../schemas/common'
-
-const Contact = Type.Object({
-  id: Uuid,
-  organizationId: Uuid,
-  firstName: Type.String(),
-  lastName: Type.String(),
-  email: Type.Optional(Type.String()),
-  phone: Type.Optional(Type.String()),
-  title: Type.Optional(Type.String()),
-  isPrimary: Type.Boolean({ description: 'at most one primary contact per organization: setting it clears the previous one' }),
-  createdAt: DateTime,
-  updatedAt: DateTime
-})
-
-const PersonName = Type.String({ minLength: 1, maxLength: 100 })
-const optionalFields = {
-  email: Type.Optional(Nullable(Email)),
-  phone: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 50 }))),
-  title: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 100 }))),
-  isPrimary: Type.Optional(Type.Boolean())
-}
-const CreateBody = Type.Object({ firstName: PersonName, lastName: PersonName, ...optionalFields }, { additionalProperties: false })
-const UpdateBody = Type.Object({ firstName: Type.Optional(PersonName), lastName: Type.Optional(PersonName), ...optionalFields }, { additionalProperties: false, minProperties: 1 })
+import { commonErrors, ErrorResponse, IdParams, IfMatchHeaders, PageOf, PageOnlyQuery } from '../../schemas/common'
+import { Contact, ContactCreate, ContactUpdate } from '../../schemas/contacts'
 
 const tags = ['contacts']
 const security = [{ bearerAuth: [] }]
 
-const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { contacts } = services
+const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { contacts } = app.services
 
   app.get('/organizations/:id/contacts', {
     schema: {
       tags, security, summary: 'List an organization\'s contacts, newest first',
       params: IdParams,
-      querystring: Type.Object(PageQuery, { additionalProperties: false }),
+      querystring: PageOnlyQuery,
       response: { 200: PageOf(Contact), ...commonErrors }
     }
   }, async (request) => await contacts.list(request.caller, request.params.id, request.query.limit, request.query.offset))
@@ -46,11 +23,11 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
     schema: {
       tags, security, summary: 'Add a contact to an organization',
       params: IdParams,
-      body: CreateBody,
+      body: ContactCreate,
       response: { 201: Contact, ...commonErrors }
     }
   }, async (request, reply) => {
-    const created = await contacts.create(request.caller, request.params.id, request.body, request.touchedOwners)
+    const created = reply.written(await contacts.create(request.caller, request.params.id, request.body))
     void reply.code(201).header('location', `${app.prefix}/contacts/${created.id}`)
     return withEtag(reply, created)
   })
@@ -61,21 +38,18 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       params: IdParams,
       response: { 200: Contact, ...commonErrors }
     }
-  }, async (request, reply) => {
-    const contact = await contacts.get(request.caller, request.params.id)
-    return withEtag(reply, contact)
-  })
+  }, async (request, reply) => withEtag(reply, await contacts.get(request.caller, request.params.id)))
 
   app.patch('/contacts/:id', {
     schema: {
       tags, security, summary: 'Update some fields of a contact (If-Match: 412 when changed since)',
       params: IdParams,
       headers: IfMatchHeaders,
-      body: UpdateBody,
+      body: ContactUpdate,
       response: { 200: Contact, 412: ErrorResponse, ...commonErrors }
     }
   }, async (request, reply) => {
-    const updated = await contacts.update(request.caller, request.params.id, request.body, request.headers['if-match'], request.touchedOwners)
+    const updated = reply.written(await contacts.update(request.caller, request.params.id, request.body, request.headers['if-match']))
     return withEtag(reply, updated)
   })
 
@@ -86,7 +60,7 @@ const contactRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       response: { 204: Type.Null(), ...commonErrors }
     }
   }, async (request, reply) => {
-    await contacts.softDelete(request.caller, request.params.id, request.touchedOwners)
+    reply.written(await contacts.softDelete(request.caller, request.params.id))
     return await reply.code(204).send(null)
   })
 }
