@@ -22,12 +22,12 @@ import http from 'node:http'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { as, createUsers, type TestUser } from './helpers/api'
-import { buildTestApp, tsNodeArgs } from './helpers/app'
-import { withClient } from './helpers/database'
-import { freePort } from './helpers/net'
-import { startTestPostgres, type TestPostgres } from './helpers/postgres-server'
-import { until } from './helpers/wait'
+import { as, createUsers, type TestUser } from '../helpers/api'
+import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { withClient } from '../helpers/database'
+import { freePort } from '../helpers/net'
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server'
+import { until } from '../helpers/wait'
 
 const API = '/api/v1'
 const POOL = 4
@@ -140,7 +140,7 @@ t.test('server.ts frozen (SIGSTOP) across the restart, requests already sent whe
     // elsewhere) would answer the queued requests 503 OVERLOADED.
     MAX_EVENT_LOOP_DELAY_MS: '0'
   }
-  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', '..', 'src', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) { child.kill('SIGCONT'); child.kill('SIGKILL') }
   })
