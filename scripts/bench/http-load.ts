@@ -53,7 +53,7 @@ async function cannon (spec: CannonSpec, connections: number, durationS: number)
       headers: spec.headers,
       requests: spec.requests,
       timeout: 30
-    }, (err: unknown, res: autocannon.Result) => { if (err != null) reject(err as Error); else resolve(res) })
+    }, (err: unknown, res: autocannon.Result) => { if (err != null) reject(err instanceof Error ? err : new Error(String(err))); else resolve(res) })
     instance.on('response', (_client, _status, _bytes, responseTime) => { latencies.push(responseTime) })
   })
   return { result, latencies }
@@ -103,4 +103,3 @@ export function cacheCounter (): { counter: Counter; onResponse: (status: number
     }
   }
 }
-

@@ -20,7 +20,7 @@ export interface SeedArgs {
   reset: boolean
 }
 
-export function parseSeedArgs(argv: string[]): SeedArgs {
+export function parseSeedArgs (argv: string[]): SeedArgs {
   const values = parseOptions(argv, {
     organizations: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
@@ -36,7 +36,7 @@ export function parseSeedArgs(argv: string[]): SeedArgs {
   }
 }
 
-async function main(): Promise<number> {
+async function main (): Promise<number> {
   let args: SeedArgs
   try {
     args = parseSeedArgs(process.argv.slice(2))

@@ -39,7 +39,7 @@ const CHUNK = 100_000 // organizations per statement; also the progress granular
  * Pass a pool or a connected client without a client-side query_timeout:
  * single statements here run for tens of seconds at a million organizations.
  */
-export async function seedDatabase(db: SeedDb, opts: SeedOptions): Promise<SeedResult> {
+export async function seedDatabase (db: SeedDb, opts: SeedOptions): Promise<SeedResult> {
   const started = process.hrtime.bigint()
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9
   const secs = (): string => `${elapsed().toFixed(1)} s`
@@ -51,10 +51,10 @@ export async function seedDatabase(db: SeedDb, opts: SeedOptions): Promise<SeedR
   try {
     await client.query('BEGIN')
     try {
-      await client.query(`SET LOCAL statement_timeout = 0`)
-      await client.query(`SET LOCAL synchronous_commit = off`)
-      await client.query(`SET LOCAL maintenance_work_mem = '1GB'`)
-      await client.query(`SET LOCAL work_mem = '256MB'`)
+      await client.query('SET LOCAL statement_timeout = 0')
+      await client.query('SET LOCAL synchronous_commit = off')
+      await client.query('SET LOCAL maintenance_work_mem = \'1GB\'')
+      await client.query('SET LOCAL work_mem = \'256MB\'')
       // Nobody writes (or reads half a load) until COMMIT; the DDL below needs this lock anyway.
       await client.query(`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`)
 
@@ -98,7 +98,7 @@ export async function seedDatabase(db: SeedDb, opts: SeedOptions): Promise<SeedR
       opts.log(`analyzed (${secs()})`)
       // Plain refresh: inside this transaction nobody else can read the view
       // anyway, and it is faster than CONCURRENTLY (no diff against old rows).
-      const { rows: [view] } = await client.query(`SELECT to_regclass('dashboard_analytics') IS NOT NULL AS present`)
+      const { rows: [view] } = await client.query('SELECT to_regclass(\'dashboard_analytics\') IS NOT NULL AS present')
       if (view.present) {
         await client.query('REFRESH MATERIALIZED VIEW dashboard_analytics')
         opts.log(`refreshed dashboard_analytics (${secs()})`)
@@ -128,7 +128,7 @@ interface Definition { tbl: string; name: string; def: string }
  * the five tables, as the catalog prints them, so they can be recreated exactly.
  * Unique and check constraints stay in place.
  */
-async function readDefinitions(client: pg.ClientBase): Promise<{ indexes: Definition[]; constraints: Definition[] }> {
+async function readDefinitions (client: pg.ClientBase): Promise<{ indexes: Definition[]; constraints: Definition[] }> {
   const rels = `ARRAY[${SEED_TABLES.map(q).join(',')}]::regclass[]`
   const constraints = await client.query<Definition>(`
     SELECT conrelid::regclass::text AS tbl, quote_ident(conname) AS name, pg_get_constraintdef(oid) AS def

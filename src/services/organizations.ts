@@ -27,7 +27,6 @@ interface ListingRow {
   opportunity_count: bigint
 }
 
-
 interface OrganizationRow extends ListingRow {
   website: string | null
   assigned_user_id: string

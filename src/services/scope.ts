@@ -20,7 +20,6 @@ export function omitNull<T> (value: T | null): T | undefined {
   return value === null ? undefined : value
 }
 
-
 /** Rows fetched with limit + 1: the extra row only says whether another page exists. */
 export function paginate<T> (rows: T[], limit: number, offset: number): { data: T[]; page: Page } {
   return { data: rows.slice(0, limit), page: { limit, offset, hasMore: rows.length > limit } }

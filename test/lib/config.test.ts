@@ -27,9 +27,17 @@ t.test('defaults follow the contract', async (t) => {
 
 t.test('values are parsed and typed', async (t) => {
   const config = loadConfig({
-    PORT: '8080', DATABASE_URL: 'postgresql://u@db:5432/crm', DATABASE_POOL_SIZE: '5', DATABASE_POOL_MIN: '1',
-    DATABASE_SSL: 'no-verify', REDIS_URL: 'redis://cache:6379', CACHE_TTL_SECONDS: '60',
-    JWT_SECRET: 'x'.repeat(32), NODE_ENV: 'production', MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn'
+    PORT: '8080',
+    DATABASE_URL: 'postgresql://u@db:5432/crm',
+    DATABASE_POOL_SIZE: '5',
+    DATABASE_POOL_MIN: '1',
+    DATABASE_SSL: 'no-verify',
+    REDIS_URL: 'redis://cache:6379',
+    CACHE_TTL_SECONDS: '60',
+    JWT_SECRET: 'x'.repeat(32),
+    NODE_ENV: 'production',
+    MIGRATE_ON_START: 'true',
+    LOG_LEVEL: 'warn'
   })
   t.equal(config.port, 8080)
   t.equal(config.database.poolSize, 5)

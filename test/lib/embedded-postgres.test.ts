@@ -6,7 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/lib/embe
 import { withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 
-async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
+async function query<T extends Record<string, unknown>> (url: string, sql: string): Promise<T[]> {
   return await withClient(url, async (client) => (await client.query<T>(sql)).rows)
 }
 
@@ -40,16 +40,16 @@ t.test('embedded postgres: init, persist across restarts, survive a crash', asyn
   const [info] = await query<{ version: string; db: string; enc: string; listen: string }>(
     db1.url,
     `SELECT version() AS version, current_database() AS db,
-            current_setting('server_encoding') AS enc, current_setting('listen_addresses') AS listen`,
+            current_setting('server_encoding') AS enc, current_setting('listen_addresses') AS listen`
   )
   t.match(info.version, 'PostgreSQL 15')
   t.equal(info.db, 'crm_test')
   t.equal(info.enc, 'UTF8')
   t.equal(info.listen, '127.0.0.1')
 
-  await query(db1.url, `CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)`)
-  await query(db1.url, `INSERT INTO notes (body) VALUES ('first'), ('zweite – ünïcode')`)
-  t.same(await query(db1.url, `SELECT id, body FROM notes ORDER BY id`), [
+  await query(db1.url, 'CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)')
+  await query(db1.url, 'INSERT INTO notes (body) VALUES (\'first\'), (\'zweite – ünïcode\')')
+  t.same(await query(db1.url, 'SELECT id, body FROM notes ORDER BY id'), [
     { id: 1, body: 'first' },
     { id: 2, body: 'zweite – ünïcode' },
   ])
@@ -57,15 +57,15 @@ t.test('embedded postgres: init, persist across restarts, survive a crash', asyn
   await db1.stop()
   running.delete(db1)
   t.notOk(fs.existsSync(path.join(dataDir, 'postmaster.pid')), 'clean shutdown removes postmaster.pid')
-  await db1.stop(); // idempotent
+  await db1.stop() // idempotent
 
   // Second start on the same dir: no initdb, data still there.
   const logs2: string[] = []
   const db2 = await start(logs2)
   t.notMatch(logs2.join('\n'), /initialising/, 'second start does not re-initialise')
   t.equal(db2.url, db1.url)
-  t.same(await query(db2.url, `SELECT body FROM notes ORDER BY id`), [{ body: 'first' }, { body: 'zweite – ünïcode' }])
-  await query(db2.url, `INSERT INTO notes (body) VALUES ('before crash')`)
+  t.same(await query(db2.url, 'SELECT body FROM notes ORDER BY id'), [{ body: 'first' }, { body: 'zweite – ünïcode' }])
+  await query(db2.url, 'INSERT INTO notes (body) VALUES (\'before crash\')')
 
   // A second process (npm run token while npm start runs) attaches to the running cluster.
   const attachLogs: string[] = []
@@ -74,7 +74,7 @@ t.test('embedded postgres: init, persist across restarts, survive a crash', asyn
   t.notMatch(attachLogs.join('\n'), /starting postgres/, 'no second postmaster')
   t.equal(attached.url, db2.url)
   await attached.stop()
-  t.same(await query(db2.url, `SELECT count(*)::int AS n FROM notes`), [{ n: 3 }], 'stopping the attached handle leaves the server running')
+  t.same(await query(db2.url, 'SELECT count(*)::int AS n FROM notes'), [{ n: 3 }], 'stopping the attached handle leaves the server running')
 
   // Crash: SIGKILL the postmaster, leaving a stale postmaster.pid behind.
   const exitLogged = new Promise<void>((resolve) => {
@@ -89,14 +89,14 @@ t.test('embedded postgres: init, persist across restarts, survive a crash', asyn
   process.kill(pid, 'SIGKILL')
   await exitLogged
   t.ok(fs.existsSync(path.join(dataDir, 'postmaster.pid')), 'stale postmaster.pid left behind')
-  await db2.stop(); // must not hang on an already-dead server
+  await db2.stop() // must not hang on an already-dead server
   running.delete(db2)
 
   // Third start over the stale pid file: crash recovery, committed data intact.
   const logs3: string[] = []
   const db3 = await start(logs3)
   t.notMatch(logs3.join('\n'), /initialising/)
-  t.same(await query(db3.url, `SELECT count(*)::int AS n FROM notes`), [{ n: 3 }])
+  t.same(await query(db3.url, 'SELECT count(*)::int AS n FROM notes'), [{ n: 3 }])
   await db3.stop()
   running.delete(db3)
   t.notOk(fs.existsSync(path.join(dataDir, 'postmaster.pid')))

@@ -199,7 +199,7 @@ t.test('concurrency', async (t) => {
       t.same([...primaries].sort(), [...(primariesOf.get(k) ?? [])].sort(), `organization ${k}: the primary requests`)
       await expectContactCounts(t, org.id as string, `Spread Org ${k}`, mine.map((r) => r.json().id as string), primaries, mine)
     }
-    const all = await sqlCount(`SELECT count(*) AS n FROM contacts WHERE NOT is_deleted AND organization_id = ANY($1::uuid[])`, [orgs.map((o) => o.id)])
+    const all = await sqlCount('SELECT count(*) AS n FROM contacts WHERE NOT is_deleted AND organization_id = ANY($1::uuid[])', [orgs.map((o) => o.id)])
     t.equal(all, CLIENTS, 'the 50 new contacts, the 10 deleted ones gone')
   })
 

@@ -548,6 +548,7 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
   void exited.then(() => { gone = true })
   const samples: Array<Awaited<ReturnType<typeof request>>> = []
   const loops = Array.from({ length: 16 }, async (_, loop) => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the exit promise above, between iterations
     for (let i = 0; !gone; i++) {
       const name = `slow-${loop}-${i}`
       const sample = loop < 4

@@ -44,8 +44,14 @@ interface Report {
   dataset: { database: string; organizations: number; members: string[] }
   server: { shutdown: { code: number | null } }
   load: {
-    requests: number; reads: number; writes: number; reqPerSec: number; failureCount: number
-    latencyMs: Latency; statuses: Record<string, number>; byOperation: Record<string, { requests: number }>
+    requests: number;
+    reads: number;
+    writes: number;
+    reqPerSec: number;
+    failureCount: number
+    latencyMs: Latency;
+    statuses: Record<string, number>;
+    byOperation: Record<string, { requests: number }>
   }
   minutes: Array<{ minute: number; requests: number; reqPerSec: number; latencyMs: Latency; failures: number }>
   memory: {

@@ -149,7 +149,7 @@ export default fp(async (app) => {
       return
     }
     let resolve!: (value: CachedResponse | null) => void
-    const flight: Flight = { promise: new Promise((r) => { resolve = r }), resolve }
+    const flight: Flight = { promise: new Promise((_resolve) => { resolve = _resolve }), resolve }
     flights.set(lookup.key, flight)
     request.cacheState = { outcome: 'MISS', key: lookup.key, flight }
   }

@@ -9,7 +9,9 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Live figures: never cached.
     config: { cache: false },
     schema: {
-      tags: ['admin'], security: [{ bearerAuth: [] }], summary: 'Pool, memory, cache and load-shedding statistics (admin)',
+      tags: ['admin'],
+      security: [{ bearerAuth: [] }],
+      summary: 'Pool, memory, cache and load-shedding statistics (admin)',
       response: { 200: Runtime, 403: ErrorResponse, ...commonErrors }
     }
   }, async () => {

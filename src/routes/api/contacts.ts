@@ -12,7 +12,9 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/organizations/:id/contacts', {
     schema: {
-      tags, security, summary: 'List an organization\'s contacts, newest first',
+      tags,
+      security,
+      summary: 'List an organization\'s contacts, newest first',
       params: IdParams,
       querystring: PageOnlyQuery,
       response: { 200: PageOf(Contact), ...commonErrors }
@@ -21,7 +23,9 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/organizations/:id/contacts', {
     schema: {
-      tags, security, summary: 'Add a contact to an organization',
+      tags,
+      security,
+      summary: 'Add a contact to an organization',
       params: IdParams,
       body: ContactCreate,
       response: { 201: Contact, ...commonErrors }
@@ -34,7 +38,9 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/contacts/:id', {
     schema: {
-      tags, security, summary: 'Read a contact (strong ETag)',
+      tags,
+      security,
+      summary: 'Read a contact (strong ETag)',
       params: IdParams,
       response: { 200: Contact, ...commonErrors }
     }
@@ -42,7 +48,9 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/contacts/:id', {
     schema: {
-      tags, security, summary: 'Update some fields of a contact (If-Match: 412 when changed since)',
+      tags,
+      security,
+      summary: 'Update some fields of a contact (If-Match: 412 when changed since)',
       params: IdParams,
       headers: IfMatchHeaders,
       body: ContactUpdate,
@@ -55,7 +63,9 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/contacts/:id', {
     schema: {
-      tags, security, summary: 'Soft-delete a contact',
+      tags,
+      security,
+      summary: 'Soft-delete a contact',
       params: IdParams,
       response: { 204: Type.Null(), ...commonErrors }
     }

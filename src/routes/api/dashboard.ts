@@ -11,7 +11,9 @@ const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Entries hang on the dashboard generation: as fresh as the last refresh, not the last write.
     config: { cache: 'dashboard' },
     schema: {
-      tags: ['dashboard'], security, summary: 'The caller\'s figures, as fresh as the last refresh',
+      tags: ['dashboard'],
+      security,
+      summary: 'The caller\'s figures, as fresh as the last refresh',
       response: { 200: Dashboard, ...commonErrors }
     }
   }, async (request) => await dashboard.forUser(request.caller.id))
@@ -20,7 +22,9 @@ const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireAdmin,
     config: { invalidatesDashboard: true },
     schema: {
-      tags: ['admin'], security, summary: 'Refresh the dashboard view now (readers are never blocked)',
+      tags: ['admin'],
+      security,
+      summary: 'Refresh the dashboard view now (readers are never blocked)',
       response: { 200: DashboardRefresh, 403: ErrorResponse, ...commonErrors }
     }
   }, async () => {

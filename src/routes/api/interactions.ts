@@ -10,7 +10,9 @@ const interactionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/organizations/:id/interactions', {
     schema: {
-      tags, security, summary: 'List an organization\'s interactions, newest first',
+      tags,
+      security,
+      summary: 'List an organization\'s interactions, newest first',
       params: IdParams,
       querystring: InteractionListQuery,
       response: { 200: PageOf(Interaction), ...commonErrors }
@@ -19,7 +21,9 @@ const interactionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/organizations/:id/interactions', {
     schema: {
-      tags, security, summary: 'Log an interaction (by the caller)',
+      tags,
+      security,
+      summary: 'Log an interaction (by the caller)',
       params: IdParams,
       body: InteractionCreate,
       response: { 201: Interaction, ...commonErrors }

@@ -11,7 +11,9 @@ const opportunityRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/organizations/:id/opportunities', {
     schema: {
-      tags, security, summary: 'List an organization\'s opportunities, newest first',
+      tags,
+      security,
+      summary: 'List an organization\'s opportunities, newest first',
       params: IdParams,
       querystring: OpportunityListQuery,
       response: { 200: PageOf(Opportunity), ...commonErrors }
@@ -20,7 +22,9 @@ const opportunityRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/organizations/:id/opportunities', {
     schema: {
-      tags, security, summary: 'Open an opportunity on an organization',
+      tags,
+      security,
+      summary: 'Open an opportunity on an organization',
       params: IdParams,
       body: OpportunityCreate,
       response: { 201: Opportunity, ...commonErrors }
@@ -33,7 +37,9 @@ const opportunityRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/opportunities/:id', {
     schema: {
-      tags, security, summary: 'Read an opportunity (strong ETag)',
+      tags,
+      security,
+      summary: 'Read an opportunity (strong ETag)',
       params: IdParams,
       response: { 200: Opportunity, ...commonErrors }
     }
@@ -41,7 +47,9 @@ const opportunityRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/opportunities/:id', {
     schema: {
-      tags, security, summary: 'Update an opportunity, stage included (If-Match: 412 when changed since)',
+      tags,
+      security,
+      summary: 'Update an opportunity, stage included (If-Match: 412 when changed since)',
       params: IdParams,
       headers: IfMatchHeaders,
       body: OpportunityUpdate,

@@ -12,7 +12,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/organizations', {
     schema: {
-      tags, security, summary: 'List organizations (priority A first, then newest)',
+      tags,
+      security,
+      summary: 'List organizations (priority A first, then newest)',
       querystring: OrganizationListQuery,
       response: { 200: PageOf(OrganizationSummary), ...commonErrors }
     }
@@ -20,7 +22,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/organizations', {
     schema: {
-      tags, security, summary: 'Create an organization (assigned to the caller unless an admin says otherwise)',
+      tags,
+      security,
+      summary: 'Create an organization (assigned to the caller unless an admin says otherwise)',
       body: OrganizationCreate,
       response: { 201: Organization, 403: ErrorResponse, ...commonErrors }
     }
@@ -32,7 +36,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/organizations/:id', {
     schema: {
-      tags, security, summary: 'Read an organization with its counts (strong ETag)',
+      tags,
+      security,
+      summary: 'Read an organization with its counts (strong ETag)',
       params: IdParams,
       response: { 200: Organization, ...commonErrors }
     }
@@ -40,7 +46,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/organizations/:id', {
     schema: {
-      tags, security, summary: 'Update some fields (If-Match: 412 when changed since)',
+      tags,
+      security,
+      summary: 'Update some fields (If-Match: 412 when changed since)',
       params: IdParams,
       headers: IfMatchHeaders,
       body: OrganizationUpdate,
@@ -53,7 +61,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/organizations/:id', {
     schema: {
-      tags, security, summary: 'Soft-delete an organization',
+      tags,
+      security,
+      summary: 'Soft-delete an organization',
       params: IdParams,
       response: { 204: Type.Null(), ...commonErrors }
     }

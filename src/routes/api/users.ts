@@ -16,7 +16,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/users', {
     onRequest: app.requireAdmin,
     schema: {
-      tags, security, summary: 'List users (admin)',
+      tags,
+      security,
+      summary: 'List users (admin)',
       querystring: PageOnlyQuery,
       response: { 200: PageOf(User), ...adminErrors }
     }
@@ -25,7 +27,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/users', {
     onRequest: app.requireAdmin,
     schema: {
-      tags, security, summary: 'Create a user (admin)',
+      tags,
+      security,
+      summary: 'Create a user (admin)',
       body: UserCreate,
       response: { 201: User, 409: ErrorResponse, ...adminErrors }
     }
@@ -38,7 +42,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch('/users/:id', {
     onRequest: app.requireAdmin,
     schema: {
-      tags, security, summary: 'Update a user, e.g. deactivate with isActive: false (admin)',
+      tags,
+      security,
+      summary: 'Update a user, e.g. deactivate with isActive: false (admin)',
       params: IdParams,
       body: UserUpdate,
       response: { 200: User, 409: ErrorResponse, ...adminErrors }

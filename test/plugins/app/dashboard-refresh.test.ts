@@ -39,7 +39,7 @@ t.test('the refresh lock', async (t) => {
   // The admin refresh queues behind the lock instead of running alongside.
   const pending = as(app, admin!, { method: 'POST', url: '/api/v1/admin/dashboard/refresh' })
   await until('the admin refresh to wait on the lock', async () => await withClient(db.url, async (c) =>
-    (await c.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'crm-service dashboard refresh' AND wait_event_type = 'Lock'`)).rowCount === 1))
+    (await c.query('SELECT 1 FROM pg_stat_activity WHERE application_name = \'crm-service dashboard refresh\' AND wait_event_type = \'Lock\'')).rowCount === 1))
   const during = await as(app, member!, { method: 'GET', url: '/api/v1/dashboard' })
   t.equal(during.statusCode, 200, 'readers are not blocked by a waiting refresh')
 
@@ -82,7 +82,7 @@ t.test('reads during a refresh in progress', async (t) => {
     t.equal(during.json().totalOrganizations, 1, 'with the previous contents of the view')
   }
   const stillRunning = await withClient(db.url, async (c) =>
-    (await c.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'crm-service dashboard refresh' AND wait_event_type = 'Lock'`)).rowCount)
+    (await c.query('SELECT 1 FROM pg_stat_activity WHERE application_name = \'crm-service dashboard refresh\' AND wait_event_type = \'Lock\'')).rowCount)
   t.equal(stillRunning, 1, 'the refresh was still in progress when the reads finished')
 
   await holder.query('COMMIT')

@@ -193,7 +193,7 @@ t.test('contacts API', async (t) => {
     for (let i = 0; i < 5; i++) ids.push((await createContact(memberA, org, { firstName: `First${i}`, lastName: `Last${i}` })).id as string)
     // Distinct, known creation times, deliberately not in insertion order.
     const days = [3, 1, 4, 5, 2] // ids[3] newest, then ids[2], ids[0], ids[4], ids[1]
-    for (const [i, id] of ids.entries()) await sql(`UPDATE contacts SET created_at = '2024-01-01T00:00:00Z'::timestamptz + make_interval(days => $2) WHERE id = $1`, [id, days[i]])
+    for (const [i, id] of ids.entries()) await sql('UPDATE contacts SET created_at = \'2024-01-01T00:00:00Z\'::timestamptz + make_interval(days => $2) WHERE id = $1', [id, days[i]])
     const newestFirst = [ids[3], ids[2], ids[0], ids[4], ids[1]]
 
     const all = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/contacts` })

@@ -276,7 +276,7 @@ t.test('dashboard figures', async (t) => {
     const a4 = await withClient(db.url, async (client) => (await client.query<{ id: string }>("SELECT id::text FROM organizations WHERE name = 'A4'")).rows[0]!.id)
     t.equal((await as(app, memberA, { method: 'DELETE', url: `/api/v1/organizations/${a4}` })).statusCode, 204)
     await withClient(db.url, async (client) => {
-      await client.query(`INSERT INTO opportunities (organization_id, name, stage, value) VALUES ($1, 'SQL prospect', 'prospecting', 1)`, [newOrgId])
+      await client.query('INSERT INTO opportunities (organization_id, name, stage, value) VALUES ($1, \'SQL prospect\', \'prospecting\', 1)', [newOrgId])
     })
 
     const stale = await dashboardOf(app, memberA)

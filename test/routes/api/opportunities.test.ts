@@ -60,7 +60,6 @@ function notFound (t: Tap, res: LightMyRequestResponse, what: 'Organization' | '
   t.same(res.json(), { statusCode: 404, error: 'Not Found', message: `${what} not found`, code: 'NOT_FOUND' }, `${label}: body`)
 }
 
-
 t.test('opportunities', async (t) => {
   const db = await createTestDatabase('opps')
   t.teardown(db.drop)
