@@ -2,6 +2,9 @@
 // PostgreSQL, dropped when the file ends.
 import pg from 'pg'
 import { applyMigrations } from '../../src/lib/migrator'
+import { withClient } from '../../scripts/lib/postgres'
+
+export { withClient }
 
 /** Admin connection of the machine's PostgreSQL: 127.0.0.1:5432, trust auth, user root, database test (TEST_DATABASE_ADMIN_URL overrides it). */
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://root@127.0.0.1:5432/test'
@@ -42,14 +45,4 @@ export async function createTestDatabase (label: string): Promise<TestDatabase> 
   const db = await createEmptyDatabase(label)
   await applyMigrations({ connectionString: db.url })
   return db
-}
-
-export async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await fn(client)
-  } finally {
-    await client.end()
-  }
 }
