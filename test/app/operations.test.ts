@@ -8,6 +8,7 @@ import t from 'tap'
 import { buildApp, loggerOptions } from '../../src/app'
 import { as, createUsers } from '../helpers/api'
 import { buildTestApp, testConfig } from '../helpers/app'
+import { withOracle } from '../helpers/openapi-oracle'
 import { createTestDatabase } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { until } from '../helpers/wait'
@@ -20,6 +21,7 @@ async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, url
   const app = await buildApp({ config, loggerInstance: pino(loggerOptions(config), stream) })
   t.teardown(async () => await app.close())
   await app.ready()
+  withOracle(app)
   const raw = (): string => chunks.join('')
   return { app, raw, lines: () => raw().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) }
 }

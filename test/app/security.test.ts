@@ -19,6 +19,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, loggerOptions } from '../../src/app'
 import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp, testConfig } from '../helpers/app'
+import { withOracle } from '../helpers/openapi-oracle'
 import { createTestDatabase, withClient } from '../helpers/database'
 
 const API = '/api/v1'
@@ -381,6 +382,7 @@ t.test('security', async (t) => {
     const logged = await buildApp({ config, loggerInstance: pino(loggerOptions(config), stream) })
     t.teardown(async () => await logged.close())
     await logged.ready()
+    withOracle(logged)
     const [lAdmin, lMember] = await createUsers(logged, db.url, ['admin', 'member']) as [TestUser, TestUser]
     const V = `val${randomUUID().replace(/-/g, '').slice(0, 12)}` // every submitted distinctive value contains this
     const bodies: Array<[string, LightMyRequestResponse]> = []
