@@ -92,8 +92,13 @@ export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: 
   return summarize(key, result, latencies, measured.xCache)
 }
 
+interface CacheCounter {
+  counter: Counter
+  onResponse: (status: number, body: string, context: object, headers: http.IncomingHttpHeaders | undefined) => void
+}
+
 /** Counts X-Cache values of the answers (and, separately, what non-2xx answers said). */
-export function cacheCounter (): { counter: Counter; onResponse: (status: number, body: string, context: object, headers: http.IncomingHttpHeaders | undefined) => void } {
+export function cacheCounter (): CacheCounter {
   const counter: Counter = {}
   return {
     counter,

@@ -11,7 +11,13 @@ import type { Member } from './dataset'
 import { TITLES, type BenchOptions } from './options'
 
 export interface MicroStats { calls: number; opsPerSec: number; latencyMs: LatencyStats }
-export interface MicroVariant { group: string; variant: string; sequential: MicroStats; concurrent: MicroStats; ratio?: { sequential: number; concurrent: number } }
+export interface MicroVariant {
+  group: string
+  variant: string
+  sequential: MicroStats
+  concurrent: MicroStats
+  ratio?: { sequential: number; concurrent: number }
+}
 export interface PrismaResult { key: 'prisma'; title: string; iterations: number; concurrency: number; poolSize: number; reference: string; consistent: boolean; variants: MicroVariant[]; notes: string[] }
 
 async function timeCalls (call: (i: number) => Promise<unknown>, iterations: number, concurrency: number): Promise<MicroStats> {

@@ -13,12 +13,21 @@ import { httpGet } from './http-get'
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const READY_TIMEOUT_MS = 120_000
 
+interface ServiceEnvOptions {
+  port: number
+  databaseUrl: string
+  redisUrl: string
+  prefix: string
+  secret: string
+  dashboardRefreshMs: number
+}
+
 /**
  * The environment the bench and the soak start the service with: production
  * mode on loopback, its own database, Redis key prefix and secret, quiet logs,
  * a rate limit out of reach and no migrations (the harness applied them).
  */
-export function serviceEnv (options: { port: number; databaseUrl: string; redisUrl: string; prefix: string; secret: string; dashboardRefreshMs: number }): Record<string, string> {
+export function serviceEnv (options: ServiceEnvOptions): Record<string, string> {
   return {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',

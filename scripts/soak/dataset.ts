@@ -49,5 +49,10 @@ export async function loadMemberData (pool: pg.Pool, member: User): Promise<Memb
   const { rows: opportunities } = await pool.query<{ id: string }>(`
     SELECT p.id FROM opportunities p JOIN organizations o ON o.id = p.organization_id
     WHERE o.assigned_user_id = $1 AND NOT o.is_deleted ORDER BY md5(p.id::text) LIMIT 2000`, [member.id])
-  return { orgs: orgs.map((r) => r.id), contacts: contacts.map((r) => r.id), opportunities: opportunities.map((r) => r.id), spec: await loadListSpec(pool, member.id) }
+  return {
+    orgs: orgs.map((r) => r.id),
+    contacts: contacts.map((r) => r.id),
+    opportunities: opportunities.map((r) => r.id),
+    spec: await loadListSpec(pool, member.id)
+  }
 }

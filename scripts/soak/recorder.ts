@@ -48,6 +48,22 @@ export class Recorder {
   }
 }
 
-export function summarize (b: Bucket, seconds: number): { requests: number; reqPerSec: number; reads: number; writes: number; failures: number; latencyMs: LatencyStats } {
-  return { requests: b.requests, reqPerSec: seconds > 0 ? b.requests / seconds : 0, reads: b.reads, writes: b.writes, failures: b.failures, latencyMs: latencyStats(b.latencies) }
+interface BucketSummary {
+  requests: number
+  reqPerSec: number
+  reads: number
+  writes: number
+  failures: number
+  latencyMs: LatencyStats
+}
+
+export function summarize (b: Bucket, seconds: number): BucketSummary {
+  return {
+    requests: b.requests,
+    reqPerSec: seconds > 0 ? b.requests / seconds : 0,
+    reads: b.reads,
+    writes: b.writes,
+    failures: b.failures,
+    latencyMs: latencyStats(b.latencies)
+  }
 }

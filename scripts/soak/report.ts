@@ -12,7 +12,19 @@ import type { SoakOptions } from './options'
 import { summarize } from './recorder'
 import type { SoakRun } from './run'
 
-interface MinuteRow { minute: number; fromS: number; toS: number; requests: number; reqPerSec: number; reads: number; writes: number; failures: number; latencyMs: LatencyStats; heapFloor?: number; rssAtEnd?: number }
+interface MinuteRow {
+  minute: number
+  fromS: number
+  toS: number
+  requests: number
+  reqPerSec: number
+  reads: number
+  writes: number
+  failures: number
+  latencyMs: LatencyStats
+  heapFloor?: number
+  rssAtEnd?: number
+}
 
 /** Prints the report, writes it as JSON under opts.resultsDir, and returns the exit code: 0 pass, 1 fail. */
 export function judgeSoak (opts: SoakOptions, plan: HeapPlan, run: SoakRun): number {
@@ -97,7 +109,16 @@ export function judgeSoak (opts: SoakOptions, plan: HeapPlan, run: SoakRun): num
     problems,
     options: { ...opts, adminUrl: redactUrl(opts.adminUrl) },
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, totalMemBytes: os.totalmem(), node: process.version, loadavgAtEnd: os.loadavg() },
-    dataset: dataset === undefined ? undefined : { database: dataset.name, organizations: dataset.organizations, users: dataset.users, members: dataset.members.map((m) => m.email), admin: dataset.admin.email, seedSeconds: dataset.seedSeconds },
+    dataset: dataset === undefined
+      ? undefined
+      : {
+          database: dataset.name,
+          organizations: dataset.organizations,
+          users: dataset.users,
+          members: dataset.members.map((m) => m.email),
+          admin: dataset.admin.email,
+          seedSeconds: dataset.seedSeconds
+        },
     server: service === undefined ? undefined : { entry: opts.server === 'dist' ? 'dist/src/server.js' : 'server.ts (ts-node transpile-only)', nodeFlags: ['--expose-gc', '-r <gc preload: gc() on SIGWINCH>'], env: { ...service.env, DATABASE_URL: redactUrl(service.env.DATABASE_URL ?? ''), JWT_SECRET: '(random per run)' }, shutdown, warnings: service.warnings.slice(0, 50) },
     mix: OP_TABLE.map((o) => ({ op: o.name, kind: o.kind, weight: o.weight })),
     load: total === undefined || rec === undefined
@@ -116,7 +137,15 @@ export function judgeSoak (opts: SoakOptions, plan: HeapPlan, run: SoakRun): num
         },
     minutes,
     memory,
-    serviceRuntimeAtEnd: runtimeAtEnd === undefined ? undefined : { db: runtimeAtEnd.db, cache: runtimeAtEnd.cache, pools: runtimeAtEnd.pools, pressure: runtimeAtEnd.pressure, memoryWarnings: runtimeAtEnd.memory.warnings }
+    serviceRuntimeAtEnd: runtimeAtEnd === undefined
+      ? undefined
+      : {
+          db: runtimeAtEnd.db,
+          cache: runtimeAtEnd.cache,
+          pools: runtimeAtEnd.pools,
+          pressure: runtimeAtEnd.pressure,
+          memoryWarnings: runtimeAtEnd.memory.warnings
+        }
   }, null, 2))
   console.log(`written ${path.relative(process.cwd(), file)}`)
   return pass ? 0 : 1

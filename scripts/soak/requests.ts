@@ -12,7 +12,15 @@ export interface CallOptions { body?: unknown; headers?: Record<string, string>;
  * One request, timed and recorded. Returns the answer when it is 2xx (or a
  * 412 that the caller allowed and will retry), undefined when it failed.
  */
-export async function call (ctx: Context, w: Worker, op: string, kind: Kind, method: string, pathname: string, options: CallOptions = {}): Promise<Answer | undefined> {
+export async function call (
+  ctx: Context,
+  w: Worker,
+  op: string,
+  kind: Kind,
+  method: string,
+  pathname: string,
+  options: CallOptions = {}
+): Promise<Answer | undefined> {
   const started = performance.now()
   try {
     const answer = await ctx.http.request(method, pathname, w.user.token, options.body, options.headers)

@@ -80,7 +80,13 @@ export class MemoryMonitor {
       for (const s of this.history) {
         sum.rss += s.rss; sum.heapTotal += s.heapTotal; sum.heapUsed += s.heapUsed; sum.external += s.external; sum.arrayBuffers += s.arrayBuffers
       }
-      average = { rss: sum.rss / count, heapTotal: sum.heapTotal / count, heapUsed: sum.heapUsed / count, external: sum.external / count, arrayBuffers: sum.arrayBuffers / count }
+      average = {
+        rss: sum.rss / count,
+        heapTotal: sum.heapTotal / count,
+        heapUsed: sum.heapUsed / count,
+        external: sum.external / count,
+        arrayBuffers: sum.arrayBuffers / count
+      }
     }
     return {
       current,

@@ -99,6 +99,7 @@ const ajvCompilers = AjvCompiler()
 /** Fastify's schemaController.compilersFactory.buildValidator: see the header. */
 export const buildValidator = ((externalSchemas: Record<string, unknown>, options?: { customOptions?: Record<string, unknown> }) => {
   const coercing = ajvCompilers(externalSchemas as never, options as never) as unknown as RouteValidator
-  const strict = ajvCompilers(externalSchemas as never, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } } as never) as unknown as RouteValidator
+  const strictOptions = { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } }
+  const strict = ajvCompilers(externalSchemas as never, strictOptions as never) as unknown as RouteValidator
   return (route: { schema: unknown; httpPart?: string }) => route.httpPart === 'body' ? strict(route) : finiteOnly(coercing(route))
 }) as unknown as ValidatorFactory

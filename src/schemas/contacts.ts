@@ -27,5 +27,9 @@ const optionalFields = {
 export const ContactCreate = Type.Object({ firstName: PersonName, lastName: PersonName, ...optionalFields }, { additionalProperties: false })
 export type ContactCreate = Static<typeof ContactCreate>
 
-export const ContactUpdate = Type.Object({ firstName: Type.Optional(PersonName), lastName: Type.Optional(PersonName), ...optionalFields }, { additionalProperties: false, minProperties: 1 })
+export const ContactUpdate = Type.Object({
+  firstName: Type.Optional(PersonName),
+  lastName: Type.Optional(PersonName),
+  ...optionalFields
+}, { additionalProperties: false, minProperties: 1 })
 export type ContactUpdate = Static<typeof ContactUpdate>

@@ -108,7 +108,8 @@ t.test('framework-level errors keep the contract\'s body and headers', async (t)
 
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as net.AddressInfo).port
-  const raw = async (request: string): Promise<{ statusCode: number; headers: Record<string, string>; body: Buffer }> => await new Promise((resolve, reject) => {
+  interface RawResponse { statusCode: number; headers: Record<string, string>; body: Buffer }
+  const raw = async (request: string): Promise<RawResponse> => await new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request))
     const chunks: Buffer[] = []
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))

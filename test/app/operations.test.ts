@@ -13,8 +13,14 @@ import { createTestDatabase } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { until } from '../helpers/wait'
 
+interface LoggedApp {
+  app: Awaited<ReturnType<typeof buildApp>>
+  lines: () => Array<Record<string, unknown>>
+  raw: () => string
+}
+
 /** An app whose log lines are kept (as parsed JSON) for the test to read. */
-async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, url: string, env: Record<string, string>): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; lines: () => Array<Record<string, unknown>>; raw: () => string }> {
+async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, url: string, env: Record<string, string>): Promise<LoggedApp> {
   const config = testConfig(url, { LOG_LEVEL: 'info', ...env })
   const chunks: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } })

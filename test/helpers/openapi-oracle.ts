@@ -156,7 +156,8 @@ export function withOracle<T extends FastifyInstance> (app: T): T {
     return res
   }
   // Only the promise form is checked; the chained and callback forms pass through.
-  app.inject = ((...args: unknown[]) => (args.length === 1 ? checked(args[0] as InjectOptions) : (inject as (...a: unknown[]) => unknown)(...args))) as typeof app.inject
+  const passThrough = inject as (...a: unknown[]) => unknown
+  app.inject = ((...args: unknown[]) => (args.length === 1 ? checked(args[0] as InjectOptions) : passThrough(...args))) as typeof app.inject
   return app
 }
 

@@ -25,7 +25,14 @@ async function copyMigrations (): Promise<string> {
   return dir
 }
 
-interface Row { migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; logs: string | null; rolled_back_at: Date | null }
+interface Row {
+  migration_name: string
+  checksum: string
+  finished_at: Date | null
+  applied_steps_count: number
+  logs: string | null
+  rolled_back_at: Date | null
+}
 
 async function bookkeeping (url: string): Promise<Row[]> {
   return await withClient(url, async (c) => (await c.query<Row>(

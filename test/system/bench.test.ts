@@ -32,7 +32,16 @@ async function bench (args: string[]): Promise<Run> {
 const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`
 
 interface Latency { p50: number; p99: number; mean: number; count: number }
-interface Scenario { key: string; reqPerSec: number; latencyMs: Latency; errors: number; non2xx: number; xCache?: Record<string, number>; ceiling?: string; ratio?: number }
+interface Scenario {
+  key: string
+  reqPerSec: number
+  latencyMs: Latency
+  errors: number
+  non2xx: number
+  xCache?: Record<string, number>
+  ceiling?: string
+  ratio?: number
+}
 interface Micro { group: string; variant: string; sequential: { opsPerSec: number }; concurrent: { opsPerSec: number }; ratio: { sequential: number } }
 interface Report {
   tool: string

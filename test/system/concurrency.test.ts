@@ -238,7 +238,14 @@ t.test('concurrency', async (t) => {
    * by id and the listing function), the dashboard after a refresh and
    * direct SQL; exactly one of them is the primary, one that asked to be.
    */
-  async function expectContactCounts (t: Test, orgId: string, orgName: string, ids: string[], askedPrimary: Set<number>, created: LightMyRequestResponse[]): Promise<void> {
+  async function expectContactCounts (
+    t: Test,
+    orgId: string,
+    orgName: string,
+    ids: string[],
+    askedPrimary: Set<number>,
+    created: LightMyRequestResponse[]
+  ): Promise<void> {
     const n = ids.length
     const expectedIds = [...ids].sort()
     t.equal(await sqlCount('SELECT count(*) AS n FROM contacts WHERE organization_id = $1 AND NOT is_deleted', [orgId]), n, `SQL: ${n} live contacts`)

@@ -523,7 +523,8 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
   t.teardown(() => agent.destroy())
   let sequence = 0
-  const request = async (kind: string, method: string, url: string, payload?: unknown, name?: string): Promise<Sample & { requestId: string; connection?: string }> => {
+  type AgentSample = Sample & { requestId: string; connection?: string }
+  const request = async (kind: string, method: string, url: string, payload?: unknown, name?: string): Promise<AgentSample> => {
     const requestId = `fault-${sequence++}`
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const start = now()
@@ -535,7 +536,17 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
         res.on('end', () => {
           let parsed: { code?: string; id?: string } = {}
           try { parsed = JSON.parse(Buffer.concat(chunks).toString()) as typeof parsed } catch {}
-          resolve({ kind, requestId, status: res.statusCode ?? -1, code: parsed.code, id: parsed.id, name, connection: res.headers.connection, start, end: now() })
+          resolve({
+            kind,
+            requestId,
+            status: res.statusCode ?? -1,
+            code: parsed.code,
+            id: parsed.id,
+            name,
+            connection: res.headers.connection,
+            start,
+            end: now()
+          })
         })
       })
       req.setTimeout(HANG_MS, () => req.destroy(new Error('no answer')))

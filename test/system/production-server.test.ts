@@ -392,7 +392,9 @@ t.test('the built image runs dist/src/server.js: migrates, serves, passes its HE
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
   const logLines = (): string[] => stdout.split('\n').filter((l) => l.trim() !== '')
-  const parsedLines = (): Array<Record<string, unknown>> => logLines().flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>] } catch { return [] } })
+  const parsedLines = (): Array<Record<string, unknown>> => logLines().flatMap((l) => {
+    try { return [JSON.parse(l) as Record<string, unknown>] } catch { return [] }
+  })
 
   await until('the "ready" log line', () => {
     if (child.exitCode !== null) throw new Error(`the server exited early (${child.exitCode}): ${stdout}${stderr}`)

@@ -20,13 +20,23 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])
 const UNAVAILABLE_MESSAGE = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Can't reach database server|is not queryable|Server has closed the connection/i
 
+/** What isDatabaseUnavailable reads of an error and of each error it links to. */
+interface ErrorLike {
+  code?: unknown
+  originalCode?: unknown
+  kind?: unknown
+  message?: unknown
+  cause?: unknown
+  meta?: { driverAdapterError?: unknown }
+}
+
 export function isDatabaseUnavailable (err: unknown): boolean {
   // Breadth-first over `cause` and, for Prisma's errors, `meta.driverAdapterError`:
   // with @prisma/adapter-pg a PostgreSQL error reaches us as e.g. P2010/P2039
   // whose driver error carries the SQLSTATE (`code`, `originalCode`).
   const queue: unknown[] = [err]
   for (let seen = 0; queue.length > 0 && seen < 10; seen++) {
-    const e = queue.shift() as { code?: unknown; originalCode?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } } | null
+    const e = queue.shift() as ErrorLike | null
     if (e == null || typeof e !== 'object') continue
     if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true
     for (const code of [e.code, e.originalCode]) {

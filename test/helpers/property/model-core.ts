@@ -17,6 +17,9 @@ import type { Body } from './values'
 /** Stages an organization's opportunityCount leaves out. */
 const CLOSED = new Set(['closed-won', 'closed-lost'])
 
+/** A row picked by ModelCore.pick: its id, and the row when the map holds it. */
+interface Picked<T> { id: string; row: T | undefined }
+
 /** The state, the helpers and the final check the operations of model-writes.ts and model-reads.ts share. */
 export class ModelCore {
   state!: State
@@ -44,7 +47,7 @@ export class ModelCore {
     return undefined
   }
 
-  pick<T> (map: Map<string, T>, ref: Ref, filter: (row: T) => boolean = () => true, visible: (row: T) => boolean = () => true): { id: string; row: T | undefined } {
+  pick<T> (map: Map<string, T>, ref: Ref, filter: (row: T) => boolean = () => true, visible: (row: T) => boolean = () => true): Picked<T> {
     if ('id' in ref) return { id: ref.id, row: map.get(ref.id) }
     const keys = [...map.keys()].filter((k) => filter(map.get(k)!) && (!ref.mine || visible(map.get(k)!))).sort()
     if (keys.length === 0) return { id: '00000000-0000-4000-8000-000000000001', row: undefined }

@@ -27,7 +27,15 @@ export interface ContactRow {
   is_primary: boolean;
   is_deleted: boolean
 }
-export interface InteractionRow { id: string; organization_id: string; contact_id: string | null; user_id: string; type: string; subject: string; notes: string | null }
+export interface InteractionRow {
+  id: string
+  organization_id: string
+  contact_id: string | null
+  user_id: string
+  type: string
+  subject: string
+  notes: string | null
+}
 export interface OppRow { id: string; organization_id: string; name: string; stage: string; value: string; close_date: string | null }
 interface Stamp { created: string; updated: string | null; createdMs: string }
 export interface State {
@@ -63,7 +71,8 @@ export function money2 (value: unknown): string {
   return `${whole!}.${decimals.padEnd(2, '0')}`
 }
 
-const omitNullish = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined))
+const omitNullish = (o: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined))
 
 export function orgRepr (row: OrgRow): Record<string, unknown> {
   return omitNullish({
@@ -81,11 +90,28 @@ export function orgRepr (row: OrgRow): Record<string, unknown> {
 export const ORG_KEYS = ['id', 'name', 'industrySegment', 'priorityLevel', 'primaryEmail', 'primaryPhone', 'website', 'annualRevenue', 'assignedUserId']
 export const ORG_SUMMARY_KEYS = ['id', 'name', 'industrySegment', 'priorityLevel', 'primaryEmail', 'primaryPhone', 'annualRevenue']
 export function contactRepr (row: ContactRow): Record<string, unknown> {
-  return omitNullish({ id: row.id, organizationId: row.organization_id, firstName: row.first_name, lastName: row.last_name, email: row.email, phone: row.phone, title: row.title, isPrimary: row.is_primary })
+  return omitNullish({
+    id: row.id,
+    organizationId: row.organization_id,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    email: row.email,
+    phone: row.phone,
+    title: row.title,
+    isPrimary: row.is_primary
+  })
 }
 export const CONTACT_KEYS = ['id', 'organizationId', 'firstName', 'lastName', 'email', 'phone', 'title', 'isPrimary']
 export function interactionRepr (row: InteractionRow): Record<string, unknown> {
-  return omitNullish({ id: row.id, organizationId: row.organization_id, contactId: row.contact_id, userId: row.user_id, type: row.type, subject: row.subject, notes: row.notes })
+  return omitNullish({
+    id: row.id,
+    organizationId: row.organization_id,
+    contactId: row.contact_id,
+    userId: row.user_id,
+    type: row.type,
+    subject: row.subject,
+    notes: row.notes
+  })
 }
 export const INTERACTION_KEYS = ['id', 'organizationId', 'contactId', 'userId', 'type', 'subject', 'notes']
 export function oppRepr (row: OppRow): Record<string, unknown> {

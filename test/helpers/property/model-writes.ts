@@ -161,7 +161,8 @@ export async function createInteraction (m: ModelCore, op: OpOf<'createInteracti
   if (contactId !== undefined) fields.contactId = contactId
   const contact = contactId === undefined ? undefined : s.contacts.get(contactId)
   const encoded = m.body(fields, op.poison, op.enc, SPECS.interaction)
-  const expect = m.gate(op.actor) ?? (op.poison !== undefined ? encoded.status : undefined) ?? (!m.orgVisible(op.actor, org) ? 404 : contactId !== undefined && (contact === undefined || contact.organization_id !== orgId || contact.is_deleted) ? 400 : 201)
+  const badContact = contactId !== undefined && (contact === undefined || contact.organization_id !== orgId || contact.is_deleted)
+  const expect = m.gate(op.actor) ?? (op.poison !== undefined ? encoded.status : undefined) ?? (!m.orgVisible(op.actor, org) ? 404 : badContact ? 400 : 201)
   const { req, res } = await m.request(op.actor, 'POST', `/organizations/${orgId}/interactions`, encoded)
   const body = checkAnswer(req, res, [expect])
   if (expect === 201) {

@@ -78,7 +78,12 @@ t.test('property-based bad input: chaos reads', async (t) => {
     const requestArb = fc.constantFrom(...routes).chain((route) => fc.record({
       route: fc.constant(route),
       id: idArb,
-      query: fc.array(fc.record({ key: queryKey(route), value: queryValue, raw: fc.boolean(), broken: fc.option(fc.constantFrom(...BROKEN_ESCAPES), { freq: 8 }) }), { maxLength: 5 }),
+      query: fc.array(fc.record({
+        key: queryKey(route),
+        value: queryValue,
+        raw: fc.boolean(),
+        broken: fc.option(fc.constantFrom(...BROKEN_ESCAPES), { freq: 8 })
+      }), { maxLength: 5 }),
       cred,
       head: fc.nat({ max: 9 }).map((n) => n < 2),
       ifNoneMatch: fc.option(fc.constantFrom('*', 'W/"x"', '"x"', fx.etag.org, `W/${fx.etag.org}`, ''), { freq: 4 }),

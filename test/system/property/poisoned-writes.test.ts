@@ -147,7 +147,12 @@ t.test('property-based bad input: poisoned writes', async (t) => {
               const others = (Object.keys(ids) as IdKind[]).filter((k) => k !== kind).flatMap((k) => ids[k]).concat(fx.interaction)
               id = others[p.n % others.length]!
             } else {
-              const deleted = { org: [fx.org.deleted], contact: [fx.contact.deleted, fx.contact.inDeletedOrg], opp: [fx.opp.inDeletedOrg], user: [p.uuid] }[kind]
+              const deleted = {
+                org: [fx.org.deleted],
+                contact: [fx.contact.deleted, fx.contact.inDeletedOrg],
+                opp: [fx.opp.inDeletedOrg],
+                user: [p.uuid]
+              }[kind]
               id = deleted[p.n % deleted.length]!
             }
             expect.add(404)
