@@ -25,7 +25,9 @@ const ECHO_MS = 1500
 const PARENT_POLL_MS = 1000
 
 const root = path.join(__dirname, '..')
-const server = spawn(process.execPath, ['-r', path.join(__dirname, 'lib', 'exit-with-launcher.js'), path.join(root, 'dist', 'src', 'server.js')], {
+const entry = path.join(root, 'dist', 'src', 'server.js')
+// `npm start -- args` appends them here: pass them on, as `node dist/src/server.js args` did.
+const server = spawn(process.execPath, ['-r', path.join(__dirname, 'lib', 'exit-with-launcher.js'), entry, ...process.argv.slice(2)], {
   // Own process group: the terminal's Ctrl-C and group signals reach npm and
   // this launcher, not the server. The IPC channel tells the server when this
   // launcher is gone (scripts/lib/exit-with-launcher.js). stdin is not needed:
@@ -43,12 +45,14 @@ const pass = (signal) => {
 }
 for (const signal of SIGNALS) process.on(signal, () => pass(signal))
 
-// npm killed with SIGKILL passes nothing on; we are then re-parented.
+// npm killed with SIGKILL passes nothing on; we are then re-parented. (npm
+// also dies of a terminal hangup, after which the server already has our
+// SIGHUP: a SIGTERM on top would be a second signal, "exit now".)
 const parent = process.ppid
 const watch = setInterval(() => {
   if (process.ppid === parent) return
   clearInterval(watch)
-  pass('SIGTERM')
+  if (last.at === 0) pass('SIGTERM')
 }, PARENT_POLL_MS)
 
 server.on('error', (err) => {
