@@ -175,6 +175,16 @@ function binaries (): { postgres: string } {
 }
 
 /**
+ * Why the embedded PostgreSQL cannot start as root under `dir`, and the fixes.
+ * scripts/ensure-install.js says the same before `npm start` installs and
+ * builds (it cannot import TypeScript; test/scripts/ensure-install.test.ts
+ * keeps the two identical).
+ */
+export function cannotEnterMessage (dir: string): string {
+  return `the embedded PostgreSQL runs as user 'postgres' when started by root, and it cannot enter ${dir}; run as a non-root user, allow others to search that folder (chmod o+x ${dir}), or set DATABASE_URL`
+}
+
+/**
  * Grants other users search (x, not read) permission on the folders leading to `dir` that
  * lie inside this project (a clone made with `mktemp -d` is 0700). Folders above the project
  * are not ours to change: a clear error says what to do instead.
@@ -186,7 +196,7 @@ function ensureTraversable (dir: string, log: (msg: string) => void): void {
       if ((mode & 0o001) === 0) {
         const inside = current === PROJECT_ROOT || current.startsWith(PROJECT_ROOT + path.sep)
         if (!inside) {
-          throw new Error(`the embedded PostgreSQL runs as user 'postgres' when started by root, and it cannot enter ${current}; run as a non-root user, allow others to search that folder (chmod o+x), or set DATABASE_URL`)
+          throw new Error(cannotEnterMessage(current))
         }
         fs.chmodSync(current, mode | 0o001)
         log(`allowed user 'postgres' to enter ${current} (chmod o+x)`)

@@ -6,8 +6,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import zlib from 'node:zlib'
 import t, { type Test } from 'tap'
-import Redis from 'ioredis'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { redisClient } from '../../scripts/lib/redis-client'
 import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp, REDIS_URL } from '../helpers/app'
 import { createTestDatabase, withClient } from '../helpers/database'
@@ -313,7 +313,7 @@ t.test('rate limit: per user, shared by two instances through Redis', async (t) 
   const b = await buildTestApp(t, db.url, { RATE_LIMIT_MAX: '5' })
   t.equal(a.hasRedis && b.hasRedis, true)
   const [limited, other, cachedUser] = await createUsers(a, db.url, ['member', 'member', 'member']) as [TestUser, TestUser, TestUser]
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  const redis = redisClient(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
   await redis.connect()
   t.teardown(async () => {
     await redis.del(...[limited, other, cachedUser].map((u) => `${a.config.redisKeyPrefix}rl:${u.id}`))

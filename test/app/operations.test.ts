@@ -7,7 +7,7 @@ import pino from 'pino'
 import t from 'tap'
 import { buildApp, loggerOptions } from '../../src/app'
 import { as, createUsers } from '../helpers/api'
-import { buildTestApp, testConfig } from '../helpers/app'
+import { buildTestApp, closeOnTeardown, testConfig } from '../helpers/app'
 import { withOracle } from '../helpers/openapi-oracle'
 import { createTestDatabase } from '../helpers/database'
 import { freePort } from '../helpers/net'
@@ -25,7 +25,7 @@ async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, url
   const chunks: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } })
   const app = await buildApp({ config, loggerInstance: pino(loggerOptions(config), stream) })
-  t.teardown(async () => await app.close())
+  closeOnTeardown(t, app)
   await app.ready()
   withOracle(app)
   const raw = (): string => chunks.join('')

@@ -18,7 +18,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, loggerOptions } from '../../src/app'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, testConfig } from '../helpers/app'
+import { buildTestApp, closeOnTeardown, testConfig } from '../helpers/app'
 import { withOracle } from '../helpers/openapi-oracle'
 import { createTestDatabase, withClient } from '../helpers/database'
 
@@ -380,7 +380,7 @@ t.test('security', async (t) => {
     const chunks: string[] = []
     const stream = new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } })
     const logged = await buildApp({ config, loggerInstance: pino(loggerOptions(config), stream) })
-    t.teardown(async () => await logged.close())
+    closeOnTeardown(t, logged)
     await logged.ready()
     withOracle(logged)
     const [lAdmin, lMember] = await createUsers(logged, db.url, ['admin', 'member']) as [TestUser, TestUser]

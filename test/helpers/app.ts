@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app'
 import { loadConfig, type AppConfig } from '../../src/lib/config'
+import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 import { withOracle } from './openapi-oracle'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -24,10 +25,35 @@ export function testConfig (databaseUrl: string, env: Record<string, string | un
 
 interface Teardown { teardown (fn: () => unknown): void }
 
+// Test apps still open on the shared Redis, by key prefix (all of a file's
+// apps share one, crm:test:<pid>:).
+const openOnSharedRedis = new Map<string, number>()
+
+/**
+ * Closes `app` when the test ends. The last app of this process to close on
+ * the shared Redis removes every key under its prefix (SCAN + UNLINK): cache
+ * entries expire, but cache generations and the epoch have no TTL and piled
+ * up run after run. Not before: another app still open (two instances in one
+ * test, or a file-wide app beside a subtest's) relies on those generations,
+ * and resetting them under it would serve stale entries. A Redis of a test's
+ * own (helpers/redis-server.ts) goes away with its keys.
+ */
+export function closeOnTeardown (t: Teardown, app: FastifyInstance): void {
+  const prefix = app.config.redisUrl === REDIS_URL ? app.config.redisKeyPrefix : undefined
+  if (prefix !== undefined) openOnSharedRedis.set(prefix, (openOnSharedRedis.get(prefix) ?? 0) + 1)
+  t.teardown(async () => {
+    await app.close()
+    if (prefix === undefined) return
+    const open = (openOnSharedRedis.get(prefix) ?? 1) - 1
+    openOnSharedRedis.set(prefix, open)
+    if (open === 0) await removeRedisKeys(REDIS_URL, prefix, () => {}, (line) => process.stderr.write(`${line}\n`))
+  })
+}
+
 /** A fresh app per test file, closed when the test ends; every inject() is checked against its OpenAPI document. */
 export async function buildTestApp (t: Teardown, databaseUrl: string, env: Record<string, string | undefined> = {}): Promise<FastifyInstance> {
   const app = await buildApp({ config: testConfig(databaseUrl, env) })
-  t.teardown(async () => await app.close())
+  closeOnTeardown(t, app)
   await app.ready()
   return withOracle(app)
 }

@@ -2,7 +2,7 @@
 // pause or restart it without touching the machine's Redis.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import Redis from 'ioredis'
+import { redisClient } from '../../scripts/lib/redis-client'
 import { freePort } from './net'
 
 export interface TestRedis {
@@ -21,13 +21,15 @@ export interface TestRedis {
 async function waitForPing (port: number): Promise<void> {
   const deadline = Date.now() + 10_000
   for (;;) {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    // Refused until redis-server listens: expected, and reported only at the deadline.
+    let cause: Error | undefined
+    const client = redisClient(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }, (err) => { cause ??= err })
     try {
       await client.connect()
       await client.ping()
       return
     } catch (err) {
-      if (Date.now() > deadline) throw err
+      if (Date.now() > deadline) throw cause ?? err
       await new Promise((resolve) => setTimeout(resolve, 50))
     } finally {
       client.disconnect()

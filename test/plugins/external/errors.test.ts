@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Type } from 'typebox'
 import { buildApp } from '../../../src/app'
-import { testConfig } from '../../helpers/app'
+import { closeOnTeardown, testConfig } from '../../helpers/app'
 import { createTestDatabase } from '../../helpers/database'
 import { freePort } from '../../helpers/net'
 
@@ -12,7 +12,7 @@ t.test('error bodies follow the contract', async (t) => {
   const db = await createTestDatabase('errors')
   t.teardown(db.drop)
   const app = await buildApp({ config: testConfig(db.url) })
-  t.teardown(async () => await app.close())
+  closeOnTeardown(t, app)
   app.post('/probe/:id', {
     schema: {
       params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
@@ -62,7 +62,7 @@ t.test('error bodies follow the contract', async (t) => {
 
 t.test('a database outage answers 503 with Retry-After', async (t) => {
   const app = await buildApp({ config: testConfig(`postgresql://root@127.0.0.1:${await freePort()}/none`, { DATABASE_CONNECT_TIMEOUT_MS: '300' }) })
-  t.teardown(async () => await app.close())
+  closeOnTeardown(t, app)
   app.get('/count', async () => ({ users: await app.db.prisma.user.count() }))
   await app.ready()
   const res = await app.inject({ method: 'GET', url: '/count' })
