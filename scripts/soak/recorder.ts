@@ -48,7 +48,7 @@ export class Recorder {
   }
 }
 
-interface BucketSummary {
+export interface BucketSummary {
   requests: number
   reqPerSec: number
   reads: number

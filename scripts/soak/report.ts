@@ -3,25 +3,18 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { LatencyStats } from '../lib/stats'
 import { redactUrl } from '../lib/urls'
 import { mb, MB, ms, pct } from './format'
 import { floorOf, slopePerMinute, type HeapPlan } from './memory'
 import { OP_TABLE } from './operations'
 import type { SoakOptions } from './options'
-import { summarize } from './recorder'
+import { summarize, type BucketSummary } from './recorder'
 import type { SoakRun } from './run'
 
-interface MinuteRow {
+interface MinuteRow extends BucketSummary {
   minute: number
   fromS: number
   toS: number
-  requests: number
-  reqPerSec: number
-  reads: number
-  writes: number
-  failures: number
-  latencyMs: LatencyStats
   heapFloor?: number
   rssAtEnd?: number
 }

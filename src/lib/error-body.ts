@@ -3,7 +3,7 @@
 import { STATUS_CODES } from 'node:http'
 
 /** { statusCode, error, message, code } */
-export interface ErrorBody {
+interface ErrorBody {
   statusCode: number
   error: string
   message: string

@@ -19,7 +19,7 @@ type Validate = ((data: unknown) => boolean) & { errors?: ValidationError[] | nu
 type RouteValidator = (route: { schema: unknown; httpPart?: string }) => Validate
 
 /** The path (ajv's instancePath form, e.g. "/limit") of the first non-finite number in a coerced value. */
-export function nonFinitePath (value: unknown, path = ''): string | undefined {
+function nonFinitePath (value: unknown, path = ''): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : path
   if (value === null || typeof value !== 'object') return undefined
   for (const [key, child] of Object.entries(value)) {
@@ -58,7 +58,7 @@ function decimal (value: number): [bigint, number] {
 }
 
 /** True when `value` is an integer multiple of `divisor`, both read as the decimals JSON wrote. */
-export function isDecimalMultiple (value: number, divisor: number): boolean {
+function isDecimalMultiple (value: number, divisor: number): boolean {
   if (!Number.isFinite(value) || !Number.isFinite(divisor) || divisor <= 0) return false
   const [v, vp] = decimal(value)
   const [d, dp] = decimal(divisor)
@@ -72,7 +72,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type Ajv = Parameters<NonNullable<NonNullable<FastifyServerOptions['ajv']>['onCreate']>>[0]
 
-export function configureAjv (ajv: Ajv): void {
+function configureAjv (ajv: Ajv): void {
   ajv.addFormat('uuid', UUID)
   ajv.removeKeyword('multipleOf')
   ajv.addKeyword({

@@ -227,3 +227,17 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
     }
   }
 }
+
+/**
+ * One PostgreSQL of its own for a test file: started before the file's tests,
+ * disposed after them. Returns a getter that throws if it did not start.
+ */
+export function filePostgres (t: { before: (fn: () => Promise<void>) => void; teardown: (fn: () => Promise<void>) => void }): () => TestPostgres {
+  let server: TestPostgres | undefined
+  t.before(async () => { server = await startTestPostgres() })
+  t.teardown(async () => await server?.dispose())
+  return () => {
+    if (server === undefined) throw new Error('the test PostgreSQL did not start')
+    return server
+  }
+}

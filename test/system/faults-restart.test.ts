@@ -26,7 +26,7 @@ import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp, tsNodeArgs } from '../helpers/app'
 import { withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server'
+import { filePostgres } from '../helpers/postgres-server'
 import { until } from '../helpers/wait'
 
 const API = '/api/v1'
@@ -45,13 +45,7 @@ const ENV = {
 
 type Fault = 'fast shutdown' | 'immediate shutdown' | 'crash (SIGKILL)'
 
-let server: TestPostgres | undefined
-const postgres = (): TestPostgres => {
-  if (server === undefined) throw new Error('the test PostgreSQL did not start')
-  return server
-}
-t.before(async () => { server = await startTestPostgres() })
-t.teardown(async () => await server?.dispose())
+const postgres = filePostgres(t)
 
 async function fault (how: Fault): Promise<void> {
   if (how === 'crash (SIGKILL)') await postgres().kill()

@@ -31,7 +31,7 @@ import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp, tsNodeArgs } from '../helpers/app'
 import { withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server'
+import { filePostgres } from '../helpers/postgres-server'
 import { startTestRedis } from '../helpers/redis-server'
 import { until } from '../helpers/wait'
 
@@ -150,13 +150,7 @@ async function existing (url: string, table: 'organizations' | 'contacts', ids: 
 
 // ---------------------------------------------- one PostgreSQL for the file
 
-let server: TestPostgres | undefined
-const postgres = (): TestPostgres => {
-  if (server === undefined) throw new Error('the test PostgreSQL did not start')
-  return server
-}
-t.before(async () => { server = await startTestPostgres() })
-t.teardown(async () => await server?.dispose())
+const postgres = filePostgres(t)
 
 // ------------------------------------------------------------------ tests
 

@@ -62,7 +62,7 @@ interface Flight {
 }
 
 /** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
-export const CACHE_CONTROL = 'private, no-cache'
+const CACHE_CONTROL = 'private, no-cache'
 
 function etagMatches (header: string | undefined, etag: string): boolean {
   if (header === undefined) return false

@@ -75,7 +75,7 @@ function validationMessage (err: FastifyError): string {
  * error's message, which for a database error quotes SQL, source excerpts and
  * the values it failed on (Prisma: "Message: `... <value>`").
  */
-export function stackFrames (stack: string | undefined): string | undefined {
+function stackFrames (stack: string | undefined): string | undefined {
   return stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')
 }
 
