@@ -40,7 +40,7 @@ export const Runtime = Type.Object({
   }),
   pressure: Type.Object({
     underPressure: Type.Boolean(),
-    eventLoopDelay: Type.Number({ description: 'ms, mean over the last sample interval' }),
+    eventLoopDelay: Type.Optional(Type.Number({ description: 'ms, mean over the last sample interval; absent before the first sample' })),
     heapUsed: Type.Number(),
     rssBytes: Type.Number()
   }),

@@ -25,7 +25,13 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         database: { size: database.poolSize, min: database.poolMin, connectTimeoutMs: database.connectTimeoutMs, idleTimeoutMs: database.idleTimeoutMs },
         callerCache: app.callerCacheStats()
       },
-      pressure: { underPressure: app.isUnderPressure(), eventLoopDelay: pressure.eventLoopDelay, heapUsed: pressure.heapUsed, rssBytes: pressure.rssBytes },
+      pressure: {
+        underPressure: app.isUnderPressure(),
+        // NaN until under-pressure has taken its first sample: absent rather than a non-number.
+        ...(Number.isFinite(pressure.eventLoopDelay) ? { eventLoopDelay: pressure.eventLoopDelay } : {}),
+        heapUsed: pressure.heapUsed,
+        rssBytes: pressure.rssBytes
+      },
       process: { pid: process.pid, uptimeSeconds: process.uptime(), node: process.version }
     }
   })
