@@ -1,4 +1,4 @@
-// npm run db:seed -- --organizations N [--seed S] [--now YYYY-MM-DD] [--reset]
+// npm run db:seed -- --organizations N [--seed S] [--now YYYY-MM-DD] [--layout clustered|live] [--reset]
 // Fills the database with reproducible demo data (see seed-data.ts and
 // statements.ts), then invalidates the response cache of services running on
 // it (cache-epoch.ts): with REDIS_URL, their cached answers are gone at once.
@@ -7,16 +7,18 @@
 import pg from 'pg'
 import { ConfigError, loadConfig } from '../../src/lib/config'
 import { resolveDatabase } from '../../src/lib/database-url'
-import { integer, isoDate, parseOptions, usageExitCode } from '../lib/args'
+import { integer, isoDate, oneOf, parseOptions, usageExitCode } from '../lib/args'
 import { bumpCacheEpoch, describeInvalidation } from './cache-epoch'
 import { seedDatabase, SeedRefusedError } from './seed-data'
+import { SEED_LAYOUTS, type SeedLayout } from './statements'
 
-const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--reset]'
+const USAGE = 'usage: npm run db:seed -- [--organizations N] [--seed S] [--now YYYY-MM-DD] [--layout clustered|live] [--reset]'
 
 export interface SeedArgs {
   organizations: number
   seed: number
   now: Date
+  layout: SeedLayout
   reset: boolean
 }
 
@@ -25,6 +27,7 @@ export function parseSeedArgs (argv: string[]): SeedArgs {
     organizations: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
     now: { type: 'string' },
+    layout: { type: 'string', default: 'clustered' },
     reset: { type: 'boolean', default: false }
   })
   return {
@@ -32,6 +35,7 @@ export function parseSeedArgs (argv: string[]): SeedArgs {
     organizations: integer('organizations', values.organizations, { min: 1, max: 100_000_000 }),
     seed: integer('seed', values.seed, { min: 0, max: 2 ** 31 - 1 }),
     now: values.now === undefined ? isoDate('now', new Date().toISOString().slice(0, 10)) : isoDate('now', values.now),
+    layout: oneOf('layout', values.layout, SEED_LAYOUTS),
     reset: values.reset
   }
 }
@@ -50,7 +54,7 @@ async function main (): Promise<number> {
   const client = new pg.Client({ connectionString: database.url, ssl: config.database.ssl })
   await client.connect()
   try {
-    console.log(`seeding ${args.organizations} organizations, seed ${args.seed}, as of ${args.now.toISOString().slice(0, 10)}`)
+    console.log(`seeding ${args.organizations} organizations, seed ${args.seed}, as of ${args.now.toISOString().slice(0, 10)}, layout ${args.layout}`)
     const { rows, seconds } = await seedDatabase(client, { ...args, log: (line) => console.log(line) })
     for (const [table, count] of Object.entries(rows)) console.log(`${table.padEnd(14)} ${count}`)
     console.log(`done in ${seconds.toFixed(1)} s`)

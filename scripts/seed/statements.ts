@@ -14,6 +14,14 @@
 // Because the ids are a function of row numbers, children reference their
 // parents by recomputing the parent's id and per-organization values (owner,
 // creation time, contact count) from the same hashes — no joins needed.
+//
+// Layouts (same rows either way, only their physical order differs):
+// 'clustered' writes each chunk of organizations with its children, so an
+// organization's children sit on neighbouring heap pages; 'live' orders each
+// child table's rows by creation time over all organizations, as rows that
+// arrived over time lie, so an organization's children are spread over the
+// whole heap. The sort is on the narrow generating subquery (keys and
+// per-organization values); the wide columns are computed after it.
 import { createHash } from 'node:crypto'
 import { DEAL_KIND, FIRST, LAST, LEGAL, MAILBOX, NOTES, ORG_INDUSTRY, ORG_NOUN, ORG_PREFIX, STAGES, SUBJECTS, TITLES, TLD } from './words'
 
@@ -63,8 +71,13 @@ class Rand {
   }
 }
 
+export const SEED_LAYOUTS = ['clustered', 'live'] as const
+export type SeedLayout = typeof SEED_LAYOUTS[number]
+
 /** The statements of one seed; `n` in the expressions is the organization number. */
-export function seedStatements (organizations: number, seed: number, now: Date) {
+export function seedStatements (organizations: number, seed: number, now: Date, layout: SeedLayout = 'clustered') {
+  // Live: each child statement emits its rows in creation-time order.
+  const order = layout === 'live' ? 'ORDER BY created ' : ''
   const anchorMs = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())
   const A = anchorMs / 1000 // anchor, epoch seconds
   const today = anchorMs / 1000 / DAY // epoch day number
@@ -163,7 +176,7 @@ export function seedStatements (organizations: number, seed: number, now: Date) 
                  ${C.u('email?', 'n * 16 + k')} AS e, n * 16 + k AS key,
                  org_created + floor(${C.u('created', 'n * 16 + k')} * (${A} - org_created)) AS created
           FROM ${orgBase(`${domain} AS domain, ${org.created} AS org_created, ${org.contacts} AS contact_count`)}
-          CROSS JOIN LATERAL generate_series(1, contact_count) AS k OFFSET 0) c`
+          CROSS JOIN LATERAL generate_series(1, contact_count) AS k ${order}OFFSET 0) c`
 
   const interactionsSql = `
     INSERT INTO interactions (id, organization_id, contact_id, user_id, type, subject, notes, created_at)
@@ -175,12 +188,13 @@ export function seedStatements (organizations: number, seed: number, now: Date) 
            (ARRAY['call', 'email', 'meeting', 'note']::interaction_type[])[t],
            (${arr(SUBJECTS)})[(t - 1) * 5 + 1 + ${I.int('subject', 'key', 5)}],
            CASE WHEN ${I.u('notes?', 'key')} < 0.55 THEN ${I.pick(NOTES, 'notes', 'key')} END,
-           -- spread over the last two years (or since the organization was created)
-           ${ts(`since + floor(${I.u('created', 'key')} * (${A} - since))`)}
-    FROM (SELECT o.*, k, n * 32 + k AS key, ${I.weighted('type', 'n * 32 + k', [30, 40, 15, 15])} AS t
+           ${ts('created')}
+    FROM (SELECT o.*, k, n * 32 + k AS key, ${I.weighted('type', 'n * 32 + k', [30, 40, 15, 15])} AS t,
+                 -- spread over the last two years (or since the organization was created)
+                 since + floor(${I.u('created', 'n * 32 + k')} * (${A} - since)) AS created
           FROM ${orgBase(`${org.owner} AS owner, ${org.contacts} AS contact_count,
                           greatest(${org.created}, ${A - 730 * DAY}) AS since, ${org.interactions} AS interaction_count`)}
-          CROSS JOIN LATERAL generate_series(1, interaction_count) AS k OFFSET 0) i`
+          CROSS JOIN LATERAL generate_series(1, interaction_count) AS k ${order}OFFSET 0) i`
 
   // Closed deals close within the last two years (after a sales cycle of up
   // to 180 days); 10% of the won ones of organizations older than this
@@ -212,7 +226,7 @@ export function seedStatements (organizations: number, seed: number, now: Date) 
                 CROSS JOIN LATERAL generate_series(1, opportunity_count) AS k
                 -- stage weights: prospecting .. closed-lost
                 CROSS JOIN LATERAL (SELECT ${P.weighted('stage', 'n * 8 + k', [20, 15, 15, 10, 22, 18])} AS s OFFSET 0) st
-                OFFSET 0) a OFFSET 0) p`
+                OFFSET 0) a ${order}OFFSET 0) p`
 
   return {
     users,

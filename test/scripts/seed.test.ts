@@ -1,6 +1,7 @@
 // The seed against a real PostgreSQL: a throw-away database per run, migrated
-// from prisma/migrations, seeded with 2,000 organizations; and a reseed
-// under a running app, whose Redis-cached answers must not outlive the data.
+// from prisma/migrations, seeded with 2,000 organizations in both layouts
+// (clustered and live); and a reseed under a running app, whose Redis-cached
+// answers must not outlive the data.
 import { execFile, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
@@ -134,6 +135,58 @@ t.test('db:seed', async (t) => {
     t.same(await schema(), before, 'indexes and constraints intact after reseeding')
   })
 
+  // How each child table's rows lie on the heap: per organization, the span
+  // between its first and last row's page as a share of the table's pages
+  // (averaged over organizations with two or more rows), and the share of
+  // rows created before the row stored ahead of them (0: heap in time order;
+  // a few in the live layout, where the free space map lets a short row fill
+  // the end of an earlier page, as on a live table).
+  const layoutOf = async (table: string) => one<{ span: number; inversions: number; pages: number; all_visible: number }>(`
+    WITH r AS (SELECT organization_id, (ctid::text::point)[0] AS page, created_at,
+                      lag(created_at) OVER (ORDER BY ctid) AS before FROM ${table}),
+         s AS (SELECT (max(page) - min(page)) AS span FROM r GROUP BY organization_id HAVING count(*) >= 2)
+    SELECT (SELECT avg(span) FROM s) / (pg_relation_size('${table}') / 8192) AS span,
+           (SELECT avg((created_at < before)::int)::float8 FROM r) AS inversions,
+           (pg_relation_size('${table}') / 8192)::int AS pages,
+           (SELECT all_visible FROM pg_visibility_map_summary('${table}'))::int AS all_visible`)
+  const CHILDREN = ['contacts', 'interactions', 'opportunities']
+
+  t.test('layouts: clustered and live hold the same rows, laid out differently', async (t) => {
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_visibility')
+    // Only the seeder may touch the visibility map here (autovacuum could set it at any time).
+    for (const tb of SEED_TABLES) await client.query(`ALTER TABLE ${tb} SET (autovacuum_enabled = false)`)
+    await seed({ reset: true })
+    for (const tb of CHILDREN) {
+      const l = await layoutOf(tb)
+      t.ok(l.span < 0.01, `clustered ${tb}: an organization's rows on neighbouring pages (mean span ${l.span.toFixed(4)} of the heap)`)
+      t.ok(l.inversions > 0.2, `clustered ${tb}: not in time order (${(l.inversions * 100).toFixed(1)} % of rows older than their predecessor)`)
+      t.equal(l.all_visible, l.pages, `clustered ${tb}: vacuumed, every page all-visible`)
+    }
+    const liveLog: string[] = []
+    const live = await seed({ reset: true, layout: 'live', log: (line) => liveLog.push(line) })
+    t.same(live.rows, result.rows, 'same row counts as the clustered seed')
+    t.same(await checksums(), first, 'same seed and date: identical rows, ids included, in either layout')
+    t.same(await schema(), before, 'indexes and constraints intact')
+    t.ok(liveLog.some((l) => /no vacuum/.test(l)) && !liveLog.some((l) => /^vacuumed/.test(l)), 'the live load is not vacuumed')
+    for (const tb of CHILDREN) {
+      const l = await layoutOf(tb)
+      t.ok(l.span > 0.4, `live ${tb}: an organization's rows spread over the heap (mean span ${l.span.toFixed(2)} of ${l.pages} pages)`)
+      t.ok(l.inversions < 0.01, `live ${tb}: heap order is creation-time order (${(l.inversions * 100).toFixed(2)} % of rows older than their predecessor)`)
+      t.equal(l.all_visible, 0, `live ${tb}: no page all-visible (pg_visibility)`)
+      const c = await one<{ relpages: number; relallvisible: number }>('SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::regclass', [tb])
+      t.ok(c.relallvisible < c.relpages, `live ${tb}: relallvisible ${c.relallvisible} < relpages ${c.relpages}`)
+    }
+    // The busiest organization older than the two years interactions cover: its rows lie on as many pages, far apart.
+    const busiest = await one<{ n: number; pages: number; span: number; heap: number }>(`
+      WITH o AS (SELECT organization_id FROM interactions i JOIN organizations g ON g.id = i.organization_id
+                 WHERE g.created_at < now() - interval '2 years' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+           r AS (SELECT (ctid::text::point)[0] AS page FROM interactions WHERE organization_id = (SELECT organization_id FROM o))
+      SELECT count(*)::int AS n, count(DISTINCT page)::int AS pages, (max(page) - min(page))::int AS span,
+             (pg_relation_size('interactions') / 8192)::int AS heap FROM r`)
+    t.ok(busiest.pages >= 0.75 * busiest.n, `live: ${busiest.n} interactions of one organization on ${busiest.pages} pages`)
+    t.ok(busiest.span >= busiest.heap / 2, `live: from page to page ${busiest.span} apart of ${busiest.heap}`)
+  })
+
   t.test('CLI', async (t) => {
     const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(SEED_CLI), ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
@@ -142,12 +195,19 @@ t.test('db:seed', async (t) => {
     t.match(bad.stderr, /--organizations/, 'and names the option')
     t.equal(run('--now', '2025-02-30').status, 2, 'impossible --now date exits 2')
     t.equal(run('--organizations', '10', '--bogus').status, 2, 'unknown option exits 2')
+    const badLayout = run('--layout', 'heap')
+    t.equal(badLayout.status, 2, 'unknown --layout exits 2')
+    t.match(badLayout.stderr, /--layout/, 'and names the option')
     const refused = run('--organizations', '10')
     t.equal(refused.status, 1, 'non-empty database without --reset exits 1')
     t.match(refused.stderr, /--reset/)
     const ok = run('--organizations', '10', '--seed', '3', '--now', '2025-03-01', '--reset')
     t.equal(ok.status, 0, 'seeds with --reset')
     t.match(ok.stdout, /organizations\s+10\b/, 'prints the row counts')
+    t.match(ok.stdout, /layout clustered/, 'clustered by default')
+    const live = run('--organizations', '10', '--seed', '3', '--now', '2025-03-01', '--layout', 'live', '--reset')
+    t.equal(live.status, 0, 'seeds with --layout live')
+    t.match(live.stdout, /layout live/)
   })
 })
 
