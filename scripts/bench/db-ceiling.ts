@@ -1,18 +1,33 @@
-// The database ceiling of the benchmark (started by scripts/bench/main.ts): the
-// listing's SQL — the same statement the service sends for scenario (b), with
-// the same parameter distribution — called by a raw `pg` loop at the bench's
-// concurrency: one Pool of C connections, C workers each awaiting one query at
-// a time. pgbench cannot draw random search strings and segments, hence Node.
+// The database side of the benchmark (started by scripts/bench/main.ts), in a
+// child process so it shares no event loop with the harness. Two modes:
 //
-// Input: one argument, JSON { databaseUrl, memberId, connections, durationS, warmupS, seed }.
+// ceiling  the statement the service sends for scenario (b) (built by the
+//          service's own listingQuery, so it stays the service's SQL), with
+//          the same parameter distribution, called by a raw `pg` loop at the
+//          bench's concurrency: one Pool of C connections, C workers each
+//          awaiting one query at a time. pgbench cannot draw random search
+//          strings and segments, hence Node.
+// latency  one connection, for get_organizations_optimized called directly
+//          (SELECT * FROM get_organizations_optimized($1, …), bound parameters)
+//          and for the service's statement: the latency of N sequential calls
+//          as unnamed statements (parsed and planned per call, as Prisma's
+//          $queryRaw sends them) and as a named prepared statement (PostgreSQL
+//          may then reuse a generic plan), and the planning share from
+//          EXPLAIN (ANALYZE) samples: planning time against execution time.
+//
+// Input: one argument, JSON DbCeilingInput or DbLatencyInput (see db-side.ts).
 // Output: a line `RESULT {json}` on stdout.
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
+import { listingQuery } from '../../src/services/organizations'
 import { loadListSpec } from '../lib/list-spec'
-import { latencyStats, type LatencyStats } from '../lib/stats'
-import { LIST_SQL, listGenerator, listSqlParams } from './list-generator'
+import { latencyStats, median, type LatencyStats } from '../lib/stats'
+import type { DbLatencyInput, DbStatementLatency, ListStatement } from './db-side'
+import { LIST_SQL, listGenerator, listSqlParams, type ListParams } from './list-generator'
 
 export interface DbCeilingInput {
+  mode?: 'ceiling'
   databaseUrl: string
   memberId: string
   connections: number
@@ -33,53 +48,121 @@ export interface DbCeilingResult {
   fallbacks: number
 }
 
+interface Query { text: string; values: unknown[] }
+
+/** The SQL and parameters of one listing call. */
+function listQuery (kind: ListStatement, memberId: string, p: ListParams): Query {
+  if (kind === 'function') return { text: LIST_SQL, values: listSqlParams(memberId, p) }
+  // As OrganizationService.list builds it: it asks for limit + 1 rows.
+  const { industrySegment, priorityLevel, search } = p
+  const sql = listingQuery(memberId, { industrySegment, priorityLevel, search, limit: p.limit + 1, offset: p.offset })
+  return { text: sql.text, values: sql.values }
+}
+
+async function ceiling (pool: pg.Pool, input: DbCeilingInput, next: () => ListParams): Promise<DbCeilingResult> {
+  // Open every connection before the clock starts, as the service's pool would have.
+  const clients = await Promise.all(Array.from({ length: input.connections }, async () => await pool.connect()))
+  for (const client of clients) client.release()
+
+  const measure = async (seconds: number): Promise<{ latencies: number[]; errors: number; rows: number; firstError?: string; elapsed: number }> => {
+    const latencies: number[] = []
+    let errors = 0
+    let rows = 0
+    let firstError: string | undefined
+    const started = performance.now()
+    const deadline = started + seconds * 1000
+    const worker = async (): Promise<void> => {
+      while (performance.now() < deadline) {
+        const q = listQuery('service', input.memberId, next())
+        const t0 = performance.now()
+        try {
+          const result = await pool.query(q.text, q.values)
+          rows += result.rowCount ?? 0
+          latencies.push(performance.now() - t0)
+        } catch (err) {
+          errors++
+          firstError ??= (err as Error).message
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: input.connections }, worker))
+    return { latencies, errors, rows, firstError, elapsed: (performance.now() - started) / 1000 }
+  }
+
+  if (input.warmupS > 0) await measure(input.warmupS)
+  const run = await measure(input.durationS)
+  return {
+    method: `raw pg loop (node-postgres Pool of ${input.connections}, the service's statement for (b), unnamed extended-protocol statements like Prisma's $queryRaw)`,
+    queries: run.latencies.length,
+    errors: run.errors,
+    firstError: run.firstError,
+    durationS: run.elapsed,
+    perSecond: run.latencies.length / run.elapsed,
+    latencyMs: latencyStats(run.latencies),
+    rowsPerQuery: run.latencies.length === 0 ? 0 : run.rows / run.latencies.length,
+    fallbacks: 0
+  }
+}
+
+/** Sequential calls on one connection; `prepared`: a named statement per distinct text. */
+async function sequential (client: pg.PoolClient, queries: Query[], prepared: boolean): Promise<LatencyStats> {
+  const latencies: number[] = []
+  for (const q of queries) {
+    const name = prepared ? `bench-${createHash('md5').update(q.text).digest('hex').slice(0, 16)}` : undefined
+    const t0 = performance.now()
+    await client.query({ name, text: q.text, values: q.values })
+    latencies.push(performance.now() - t0)
+  }
+  return latencyStats(latencies)
+}
+
+async function statementLatency (client: pg.PoolClient, kind: ListStatement, input: DbLatencyInput, next: () => ListParams): Promise<DbStatementLatency> {
+  const draw = (n: number): Query[] => Array.from({ length: n }, () => listQuery(kind, input.memberId, next()))
+  await sequential(client, draw(20), false) // warm the session's catalog caches
+  const unnamed = await sequential(client, draw(input.calls), false)
+  const prepared = await sequential(client, draw(input.calls), true)
+  const planning: number[] = []
+  const execution: number[] = []
+  // TIMING OFF: no per-node clock reads inflating the execution time.
+  for (const q of draw(input.explainSamples)) {
+    const { rows } = await client.query<{ 'QUERY PLAN': Array<Record<string, number>> }>({ text: `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${q.text}`, values: q.values })
+    const plan = rows[0]!['QUERY PLAN'][0]!
+    planning.push(plan['Planning Time']!)
+    execution.push(plan['Execution Time']!)
+  }
+  const shares = planning.map((p, i) => p / (p + execution[i]!))
+  return {
+    statement: kind,
+    sql: draw(1)[0]!.text.replace(/\s+/g, ' ').trim(),
+    unnamed,
+    prepared,
+    explainSamples: planning.length,
+    planningMs: median(planning),
+    executionMs: median(execution),
+    planningShare: median(shares)
+  }
+}
+
 async function main (): Promise<void> {
-  const input = JSON.parse(process.argv[2] ?? '') as DbCeilingInput
-  const pool = new pg.Pool({ connectionString: input.databaseUrl, max: input.connections, application_name: 'crm-bench-db-ceiling' })
+  const input = JSON.parse(process.argv[2] ?? '') as DbCeilingInput | DbLatencyInput
+  const connections = input.mode === 'latency' ? 1 : input.connections
+  const pool = new pg.Pool({ connectionString: input.databaseUrl, max: connections, application_name: `crm-bench-db-${input.mode ?? 'ceiling'}` })
   try {
     const spec = await loadListSpec(pool, input.memberId)
     const generator = listGenerator(spec, input.seed)
-    // Open every connection before the clock starts, as the service's pool would have.
-    const clients = await Promise.all(Array.from({ length: input.connections }, async () => await pool.connect()))
-    for (const client of clients) client.release()
-
-    const measure = async (seconds: number): Promise<{ latencies: number[]; errors: number; rows: number; firstError?: string; elapsed: number }> => {
-      const latencies: number[] = []
-      let errors = 0
-      let rows = 0
-      let firstError: string | undefined
-      const started = performance.now()
-      const deadline = started + seconds * 1000
-      const worker = async (): Promise<void> => {
-        while (performance.now() < deadline) {
-          const values = listSqlParams(input.memberId, generator.next())
-          const t0 = performance.now()
-          try {
-            const result = await pool.query(LIST_SQL, values)
-            rows += result.rowCount ?? 0
-            latencies.push(performance.now() - t0)
-          } catch (err) {
-            errors++
-            firstError ??= (err as Error).message
-          }
-        }
+    const next = (): ListParams => generator.next()
+    let result: unknown
+    if (input.mode === 'latency') {
+      const client = await pool.connect()
+      try {
+        const statements: DbStatementLatency[] = []
+        for (const kind of ['function', 'service'] as const) statements.push(await statementLatency(client, kind, input, next))
+        result = { statements, fallbacks: generator.fallbacks }
+      } finally {
+        client.release()
       }
-      await Promise.all(Array.from({ length: input.connections }, worker))
-      return { latencies, errors, rows, firstError, elapsed: (performance.now() - started) / 1000 }
-    }
-
-    if (input.warmupS > 0) await measure(input.warmupS)
-    const run = await measure(input.durationS)
-    const result: DbCeilingResult = {
-      method: `raw pg loop (node-postgres Pool of ${input.connections}, unnamed extended-protocol statements like Prisma's $queryRaw)`,
-      queries: run.latencies.length,
-      errors: run.errors,
-      firstError: run.firstError,
-      durationS: run.elapsed,
-      perSecond: run.latencies.length / run.elapsed,
-      latencyMs: latencyStats(run.latencies),
-      rowsPerQuery: run.latencies.length === 0 ? 0 : run.rows / run.latencies.length,
-      fallbacks: generator.fallbacks
+    } else {
+      result = { ...(await ceiling(pool, input, next)), fallbacks: generator.fallbacks }
     }
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
   } finally {

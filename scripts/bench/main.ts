@@ -20,6 +20,10 @@
 //   http-ceiling  a bare Fastify route answering (a)'s exact body (uncompressed)
 //   db-ceiling    the listing SQL of (b), same parameter mix and concurrency, raw pg loop
 //
+// and `db-latency`: one connection, 1,000 sequential listings each for
+// get_organizations_optimized called directly and for (b)'s statement
+// (unnamed and prepared), with the planning share from EXPLAIN (ANALYZE).
+//
 // plus `prisma`: in this process, the org-by-id read (and the auth user
 // lookup) through Prisma's ORM, $queryRaw and raw pg, sequential and concurrent.
 //
@@ -86,7 +90,7 @@ async function main (): Promise<number> {
   }
   const startedAt = new Date()
   const host = machine()
-  console.log(`crm bench: ${opts.organizations} organizations, ${opts.durationS} s per scenario (+${opts.warmupS} s warm-up), ${opts.connections} connections, ${opts.runs} run(s)`)
+  console.log(`crm bench: ${opts.organizations} organizations (layout ${opts.layout}), ${opts.durationS} s per scenario (+${opts.warmupS} s warm-up), ${opts.connections} connections, ${opts.runs} run(s)`)
   console.log(`load generator: autocannon ${String(host.autocannon)} (in process); DB ceiling: raw pg loop in a child process; scenarios: ${opts.only.join(', ')}`)
   console.log(`machine: ${host.cpus as number} × ${String(host.cpuModel)}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 
@@ -159,6 +163,8 @@ async function main (): Promise<number> {
         if (isHttp(result)) {
           console.log(`${fmtInt(result.reqPerSec)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
             `${result.errors} errors, ${result.non2xx} non-2xx${result.xCache === undefined ? '' : `, X-Cache ${JSON.stringify(result.xCache)}`}`)
+        } else if (result.key === 'db-latency') {
+          console.log(result.statements.map((s) => `${s.statement}: p50 ${fmt(s.unnamed.p50, 3)} ms, planning ${fmt(s.planningShare * 100, 0)} %`).join('; '))
         } else {
           console.log(`${result.variants.length} variants measured`)
         }
@@ -180,7 +186,7 @@ async function main (): Promise<number> {
   }
 
   const summary = medians(runs)
-  const targets = evaluateTargets(summary)
+  const targets = evaluateTargets(summary, opts.organizations)
   console.log(report(summary, targets, opts.runs))
   const serviceLog = ctx?.service?.output() ?? ''
   const warnings = serviceLog.split('\n').filter((l) => /"level":(40|50|60)/.test(l))

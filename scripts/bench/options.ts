@@ -4,25 +4,28 @@
 import path from 'node:path'
 import { PROJECT_ROOT } from '../../src/lib/paths'
 import { integer, oneOf, parseOptions, urlWithScheme, UsageError } from '../lib/args'
+import { SEED_LAYOUTS, type SeedLayout } from '../seed/statements'
 
 export const USAGE = `usage: npm run bench -- [options]
   --organizations N     data set size (default 100000; the seed makes max(3, N/2000) members)
+  --layout L            live (default: children in time order, not vacuumed) or clustered (db:seed --layout)
   --duration S          seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each scenario (default 1; 0 = none)
   --connections C       concurrent connections / database workers (default 32)
   --runs R              repeat the whole set R times and report medians (default 1)
-  --only LIST           comma-separated: a,b,c,c2,d,e,http-ceiling,db-ceiling,ceilings,prisma,all (default all)
-  --database-url URL    default postgresql://root@127.0.0.1:5432/crm_bench_<N> (created when missing)
+  --only LIST           comma-separated: a,b,c,c2,d,e,http-ceiling,db-ceiling,db-latency,ceilings,db-side,prisma,all (default all)
+  --database-url URL    default postgresql://root@127.0.0.1:5432/crm_bench_live_<N> (crm_bench_<N> for clustered; created when missing)
   --redis-url URL       default redis://127.0.0.1:6379
   --reseed              seed again even when the database already holds this size
   --server dist|ts      run dist/src/server.js after npm run build (default) or server.ts through ts-node
   --skip-build          with --server dist: use the existing dist/ as is
   --prisma-iterations N calls per variant and mode in the prisma micro-scenario (default 2000)
+  --db-calls N          sequential calls per statement and variant in db-latency (default 1000)
   --results-dir DIR     where the JSON goes (default bench/results)
   --check               exit 3 when a target is missed`
 
 /** In the order they run: each ceiling just before the scenarios measured against it. */
-export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'] as const
+export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'e', 'prisma'] as const
 export type ScenarioKey = typeof SCENARIOS[number]
 
 /** The scenarios measured over HTTP against the service (or the bare HTTP ceiling). */
@@ -37,6 +40,7 @@ export const TITLES: Record<ScenarioKey, string> = {
   d: 'dashboard',
   e: 'write mix (POST interaction / PATCH org)',
   'db-ceiling': 'DB ceiling: (b)\'s SQL, raw pg loop',
+  'db-latency': 'DB single client: latency and planning share',
   prisma: 'Prisma overhead (in process)'
 }
 
@@ -49,11 +53,13 @@ const ALIASES: Record<string, readonly ScenarioKey[]> = {
   all: SCENARIOS,
   ceilings: ['http-ceiling', 'db-ceiling'],
   http: ['http-ceiling'],
-  db: ['db-ceiling']
+  db: ['db-ceiling'],
+  'db-side': ['db-ceiling', 'db-latency']
 }
 
 export interface BenchOptions {
   organizations: number
+  layout: SeedLayout
   durationS: number
   warmupS: number
   connections: number
@@ -65,6 +71,7 @@ export interface BenchOptions {
   server: 'dist' | 'ts'
   skipBuild: boolean
   prismaIterations: number
+  dbCalls: number
   resultsDir: string
   check: boolean
 }
@@ -73,7 +80,7 @@ function scenarioList (value: string): ScenarioKey[] {
   const wanted = new Set<ScenarioKey>()
   for (const raw of value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')) {
     const keys = ALIASES[raw] ?? ((SCENARIOS as readonly string[]).includes(raw) ? [raw as ScenarioKey] : undefined)
-    if (keys === undefined) throw new UsageError(`--only: unknown scenario ${JSON.stringify(raw)} (a, b, c, c2, d, e, http-ceiling, db-ceiling, ceilings, prisma, all)`)
+    if (keys === undefined) throw new UsageError(`--only: unknown scenario ${JSON.stringify(raw)} (a, b, c, c2, d, e, http-ceiling, db-ceiling, db-latency, ceilings, db-side, prisma, all)`)
     keys.forEach((k) => wanted.add(k))
   }
   if (wanted.size === 0) throw new UsageError('--only names no scenario')
@@ -83,6 +90,7 @@ function scenarioList (value: string): ScenarioKey[] {
 export function parseBenchArgs (argv: string[]): BenchOptions {
   const values = parseOptions(argv, {
     organizations: { type: 'string', default: '100000' },
+    layout: { type: 'string', default: 'live' },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '32' },
@@ -94,15 +102,19 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     server: { type: 'string', default: 'dist' },
     'skip-build': { type: 'boolean', default: false },
     'prisma-iterations': { type: 'string', default: '2000' },
+    'db-calls': { type: 'string', default: '1000' },
     'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
     check: { type: 'boolean', default: false }
   })
   const organizations = integer('organizations', values.organizations, { min: 1, max: 100_000_000 })
   const server = oneOf('server', values.server, ['dist', 'ts'])
-  const databaseUrl = urlWithScheme('database-url', values['database-url'] ?? `postgresql://root@127.0.0.1:5432/crm_bench_${organizations}`, ['postgres', 'postgresql'])
+  const layout = oneOf('layout', values.layout, SEED_LAYOUTS)
+  const defaultDatabase = layout === 'live' ? `crm_bench_live_${organizations}` : `crm_bench_${organizations}`
+  const databaseUrl = urlWithScheme('database-url', values['database-url'] ?? `postgresql://root@127.0.0.1:5432/${defaultDatabase}`, ['postgres', 'postgresql'])
   const redisUrl = urlWithScheme('redis-url', values['redis-url'], ['redis', 'rediss'])
   return {
     organizations,
+    layout,
     durationS: integer('duration', values.duration, { min: 1, max: 3600 }),
     warmupS: integer('warmup', values.warmup, { min: 0, max: 600 }),
     connections: integer('connections', values.connections, { min: 1, max: 1000 }),
@@ -114,6 +126,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     server,
     skipBuild: values['skip-build'],
     prismaIterations: integer('prisma-iterations', values['prisma-iterations'], { min: 10, max: 10_000_000 }),
+    dbCalls: integer('db-calls', values['db-calls'], { min: 10, max: 1_000_000 }),
     resultsDir: path.resolve(values['results-dir']),
     check: values.check
   }

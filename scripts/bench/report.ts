@@ -1,15 +1,18 @@
 // The bench's results: ratios to the ceilings, medians over runs, the
 // issue's targets, and the table printed at the end.
 import { median, type LatencyStats } from '../lib/stats'
+import { dbLatencyTable, dbTargets, medianDbLatency, type DbLatencyResult } from './db-side'
 import type { Counter, ScenarioResult } from './http-load'
 import { CEILING_OF, SCENARIOS, type ScenarioKey } from './options'
 import type { MicroStats, MicroVariant, PrismaResult } from './prisma-micro'
 
 export interface Target { id: string; text: string; value?: number; pass: boolean | null }
 
-export type RunResults = Partial<Record<ScenarioKey, ScenarioResult | PrismaResult>>
+export type RunResults = Partial<Record<ScenarioKey, ScenarioResult | PrismaResult | DbLatencyResult>>
 
-export const isHttp = (r: ScenarioResult | PrismaResult | undefined): r is ScenarioResult => r !== undefined && r.key !== 'prisma'
+export const isHttp = (r: ScenarioResult | PrismaResult | DbLatencyResult | undefined): r is ScenarioResult =>
+  r !== undefined && r.key !== 'prisma' && r.key !== 'db-latency'
+const isDbLatency = (r: RunResults[ScenarioKey]): r is DbLatencyResult => r?.key === 'db-latency'
 
 export function applyRatios (results: RunResults): void {
   for (const result of Object.values(results)) {
@@ -35,6 +38,10 @@ export function medians (runs: RunResults[]): RunResults {
   for (const key of SCENARIOS) {
     const list = runs.map((r) => r[key]).filter((r) => r !== undefined)
     if (list.length === 0) continue
+    if (key === 'db-latency') {
+      out[key] = medianDbLatency(list as DbLatencyResult[])
+      continue
+    }
     if (key === 'prisma') {
       const first = list[0] as PrismaResult
       const all = list as PrismaResult[]
@@ -92,7 +99,7 @@ function medianLatency (list: LatencyStats[]): LatencyStats {
   }
 }
 
-export function evaluateTargets (m: RunResults): Target[] {
+export function evaluateTargets (m: RunResults, organizations?: number): Target[] {
   const http = (k: ScenarioKey): ScenarioResult | undefined => { const r = m[k]; return isHttp(r) ? r : undefined }
   const ratioTarget = (k: ScenarioKey, min: number, ceiling: string): Target => {
     const r = http(k)
@@ -109,7 +116,8 @@ export function evaluateTargets (m: RunResults): Target[] {
     ratioTarget('c', 0.4, 'HTTP'),
     ratioTarget('d', 0.5, 'HTTP'),
     { id: 'no-errors', text: 'no errors and no non-2xx in any scenario', value: measured.length === 0 ? undefined : failures, pass: measured.length === 0 ? null : failures === 0 },
-    { id: 'b-all-miss', text: '(b) every request a cache MISS (harness check)', value: b === undefined ? undefined : bHits, pass: b === undefined ? null : bHits === 0 }
+    { id: 'b-all-miss', text: '(b) every request a cache MISS (harness check)', value: b === undefined ? undefined : bHits, pass: b === undefined ? null : bHits === 0 },
+    ...dbTargets(http('db-ceiling'), isDbLatency(m['db-latency']) ? m['db-latency'] : undefined, organizations)
   ]
 }
 
@@ -132,6 +140,8 @@ export function report (m: RunResults, targets: Target[], runs: number): string 
       r.ceiling ?? '', r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)} %`, cache])
   }
   const out = [`\nresults${runs > 1 ? ` (medians of ${runs} runs; errors and X-Cache summed)` : ''}:`, table(rows)]
+  const dbl = m['db-latency']
+  if (isDbLatency(dbl)) out.push('', table(dbLatencyTable(dbl)), `(${dbl.calls} sequential calls per statement and variant on one connection; planning/execution: medians of EXPLAIN (ANALYZE, TIMING OFF) samples)`)
   const p = m.prisma as PrismaResult | undefined
   if (p !== undefined) {
     const prow: string[][] = [['prisma micro-scenario', 'seq ops/s', 'seq p50', 'seq p99', `conc(${p.concurrency}) ops/s`, 'conc p50', 'conc p99', 'vs pg seq', 'vs pg conc']]
@@ -144,7 +154,7 @@ export function report (m: RunResults, targets: Target[], runs: number): string 
   }
   out.push('', 'targets:')
   for (const t of targets) {
-    const value = t.value === undefined ? '' : t.id.endsWith('ratio') ? ` (${(t.value * 100).toFixed(0)} %)` : t.id === 'b-p50' ? ` (${fmt(t.value)} ms)` : ` (${t.value})`
+    const value = t.value === undefined ? '' : t.id.endsWith('ratio') ? ` (${(t.value * 100).toFixed(0)} %)` : t.id === 'b-p50' ? ` (${fmt(t.value)} ms)` : t.id === 'db-single-p50' ? ` (${fmt(t.value, 3)} ms)` : t.id === 'db-ceiling' ? ` (${fmtInt(t.value)}/s)` : ` (${t.value})`
     out.push(`  ${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'FAIL'}  ${t.text}${value}`)
   }
   const notes = SCENARIOS.map((k) => m[k]).filter(isHttp).filter((r) => r.notes.length > 0).map((r) => `  ${r.key}: ${r.notes.join('; ')}`)

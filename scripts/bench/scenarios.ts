@@ -5,6 +5,7 @@ import type pg from 'pg'
 import { httpGet } from '../lib/http-get'
 import type { ListSpec } from '../lib/list-spec'
 import type { Dataset, Member } from './dataset'
+import { runDbLatency, type DbLatencyResult } from './db-side'
 import { cacheCounter, measureHttp, type ScenarioResult } from './http-load'
 import { listGenerator, listPath } from './list-generator'
 import { TITLES, type BenchOptions, type ScenarioKey } from './options'
@@ -33,7 +34,7 @@ export interface Context {
   wrote: boolean
 }
 
-export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult> {
+export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult | DbLatencyResult> {
   const { opts, ids } = ctx
   const service = ctx.service
   const base = service?.base ?? ''
@@ -156,9 +157,16 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
         notes: [
           `${opts.connections} connections (the service's own pool: DATABASE_POOL_SIZE=${process.env.DATABASE_POOL_SIZE ?? '20'})`,
           `${res.rowsPerQuery.toFixed(1)} rows per call (limit + 1, as the service asks)`,
+          'the service\'s statement for (b), built by its listingQuery',
           ...(res.firstError === undefined ? [] : [`first error: ${res.firstError}`])
         ]
       }
+    }
+    case 'db-latency': {
+      const res = await runDbLatency({ mode: 'latency', databaseUrl: opts.databaseUrl, memberId: ctx.member.id, calls: opts.dbCalls, explainSamples: Math.min(100, opts.dbCalls), seed: 3000 + ctx.seenListUrls.size })
+      const notes = ['the (b) parameter mix, every call a new page; one connection, after 20 unmeasured calls']
+      if (res.fallbacks > 0) notes.push(`${res.fallbacks} calls fell back to an empty page past the end to stay unique`)
+      return { key, title: TITLES[key], connections: res.connections, calls: res.calls, statements: res.statements, notes }
     }
     case 'prisma':
       return await prismaScenario(ctx)

@@ -43,33 +43,41 @@ interface Scenario {
   ratio?: number
 }
 interface Micro { group: string; variant: string; sequential: { opsPerSec: number }; concurrent: { opsPerSec: number }; ratio: { sequential: number } }
+interface DbLatency {
+  calls: number
+  statements: Array<{ statement: string; sql: string; unnamed: Latency; prepared: Latency; planningMs: number; executionMs: number; planningShare: number }>
+}
 interface Report {
   tool: string
   loadGenerator: string
   dbCeilingMethod: string
   machine: { cpus: number; node: string; cpuList: unknown[] }
   options: { organizations: number; connections: number; durationS: number; only: string[] }
-  dataset: { action: string; organizations: number }
+  dataset: { action: string; organizations: number; layout: string; visibility: Record<string, { pages: number; allVisible: number }> }
   member: { id: string; organizations: number }
   runs: Array<Record<string, unknown>>
-  median: Record<string, Scenario> & { prisma: { consistent: boolean; variants: Micro[] } }
+  median: Record<string, Scenario> & { prisma: { consistent: boolean; variants: Micro[] }; 'db-latency': DbLatency }
   targets: Array<{ id: string; pass: boolean | null }>
 }
 
 t.test('bench options', async (t) => {
   const defaults = parseBenchArgs([])
-  t.match(defaults, { organizations: 100000, durationS: 10, connections: 32, runs: 1, server: 'dist', reseed: false })
-  t.equal(defaults.databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_100000')
+  t.match(defaults, { organizations: 100000, layout: 'live', durationS: 10, connections: 32, runs: 1, server: 'dist', reseed: false, dbCalls: 1000 })
+  t.equal(defaults.databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_live_100000')
   t.match(defaults.resultsDir, /bench[/\\]results$/)
   t.same(parseBenchArgs(['--only', 'a,ceilings']).only, ['http-ceiling', 'a', 'db-ceiling'], 'run order: each ceiling before its scenarios')
   t.same(parseBenchArgs(['--only', 'B, prisma,db']).only, ['db-ceiling', 'b', 'prisma'])
-  t.equal(parseBenchArgs(['--organizations', '1000000']).databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_1000000')
+  t.same(parseBenchArgs(['--only', 'db-side']).only, ['db-ceiling', 'db-latency'])
+  t.equal(parseBenchArgs(['--organizations', '1000000']).databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_live_1000000')
+  t.equal(parseBenchArgs(['--organizations', '1000000', '--layout', 'clustered']).databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_1000000',
+    'one database per layout')
   for (const [args, message] of [
     [['--only', 'a,nope'], /unknown scenario "nope"/],
     [['--only', ','], /names no scenario/],
     [['--connections', '0'], /--connections must be an integer from 1/],
     [['--duration', '1.5'], /--duration must be an integer/],
     [['--server', 'docker'], /--server must be dist or ts/],
+    [['--layout', 'heap'], /--layout must be clustered or live/],
     [['--database-url', 'mysql://x'], /--database-url must be/],
     [['--redis-url', 'http://x'], /--redis-url must be/],
     [['--bogus'], /Unknown option/]
@@ -90,18 +98,42 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   const common = ['--organizations', '300', '--duration', '1', '--warmup', '0', '--connections', '4',
     '--database-url', db.url, '--redis-url', REDIS_URL, '--results-dir', results]
 
-  // First only the DB ceiling (no service): the empty database is migrated and seeded.
+  const readReport = (): Report => {
+    const [file] = fs.readdirSync(results)
+    const report = JSON.parse(fs.readFileSync(path.join(results, file!), 'utf8')) as Report
+    fs.rmSync(path.join(results, file!))
+    return report
+  }
+
+  // First only the DB ceiling (no service): the empty database is migrated and seeded, live layout by default.
   const first = await bench([...common, '--only', 'db'])
   t.equal(first.status, 0, outcome(first))
-  t.match(first.stdout, /seeding crm_test_bench_/)
-  const seeded = JSON.parse(fs.readFileSync(path.join(results, fs.readdirSync(results)[0]!), 'utf8')) as Report
-  t.match(seeded.dataset, { action: 'seeded', organizations: 300 })
+  t.match(first.stdout, /seeding crm_test_bench_\w+ with 300 organizations, layout live/)
+  const seeded = readReport()
+  t.match(seeded.dataset, { action: 'seeded', organizations: 300, layout: 'live' })
+  t.ok(seeded.dataset.visibility.interactions!.pages > 0, 'the report says how much of each heap is all-visible')
   t.same(Object.keys(seeded.median), ['db-ceiling'])
   t.ok(seeded.median['db-ceiling']!.reqPerSec > 0)
-  fs.rmSync(path.join(results, fs.readdirSync(results)[0]!))
+
+  // Another layout is another seed; the single-client figures of both statements.
+  const latency = await bench([...common, '--only', 'db-latency', '--layout', 'clustered', '--db-calls', '30'])
+  t.equal(latency.status, 0, outcome(latency))
+  t.match(latency.stdout, /seeding crm_test_bench_\w+ with 300 organizations, layout clustered/, 'a live seed is not reused for clustered')
+  t.match(latency.stdout, /db single client/)
+  const single = readReport()
+  t.match(single.dataset, { action: 'seeded', layout: 'clustered' })
+  const dbl = single.median['db-latency']
+  t.equal(dbl.calls, 30)
+  t.same(dbl.statements.map((s) => s.statement), ['function', 'service'], 'the function called directly and the service\'s statement')
+  t.match(dbl.statements[0]!.sql, /^SELECT \* FROM get_organizations_optimized\(\$1/)
+  for (const s of dbl.statements) {
+    t.ok(s.unnamed.count === 30 && s.unnamed.p50 > 0 && s.unnamed.p99 >= s.unnamed.p50, `${s.statement}: unnamed p50 and p99`)
+    t.ok(s.prepared.count === 30 && s.prepared.p50 > 0, `${s.statement}: prepared p50`)
+    t.ok(s.planningMs > 0 && s.executionMs > 0 && s.planningShare > 0 && s.planningShare < 1, `${s.statement}: planning share ${s.planningShare}`)
+  }
 
   // Then everything, with the service through ts-node (--server ts): no build, which another test file may be running.
-  const full = await bench([...common, '--only', 'all', '--server', 'ts', '--prisma-iterations', '20'])
+  const full = await bench([...common, '--only', 'all', '--layout', 'clustered', '--db-calls', '30', '--server', 'ts', '--prisma-iterations', '20'])
   t.equal(full.status, 0, outcome(full))
   t.match(full.stdout, /reusing crm_test_bench_/, 'the second run reuses the seeded database')
   t.match(full.stdout, /load generator: autocannon/)
@@ -117,8 +149,8 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.ok(report.machine.cpus >= 1 && report.machine.cpuList.length === report.machine.cpus, 'machine: cpus')
   t.equal(report.machine.node, process.version)
   t.match(report.options, { organizations: 300, connections: 4, durationS: 1 })
-  t.same(report.options.only, ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'])
-  t.match(report.dataset, { action: 'reused', organizations: 300 })
+  t.same(report.options.only, ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'e', 'prisma'])
+  t.match(report.dataset, { action: 'reused', organizations: 300, layout: 'clustered' })
   t.ok(report.member.organizations > 0, 'a member with organizations')
   t.equal(report.runs.length, 1)
 
@@ -138,7 +170,8 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.ok((report.median.a!.xCache?.HIT ?? 0) > 0 && report.median.a!.xCache?.MISS === undefined, '(a) is served from the cache')
   t.ok((report.median.b!.xCache?.MISS ?? 0) > 0 && report.median.b!.xCache?.HIT === undefined, '(b) never hits the cache')
   t.ok((report.median.c2!.xCache?.MISS ?? 0) > 0 && report.median.c2!.xCache?.HIT === undefined, '(c2) never hits the cache')
-  t.same(report.targets.map((x) => x.id), ['b-ratio', 'b-p50', 'a-ratio', 'c-ratio', 'd-ratio', 'no-errors', 'b-all-miss'])
+  t.same(report.targets.map((x) => x.id), ['b-ratio', 'b-p50', 'a-ratio', 'c-ratio', 'd-ratio', 'no-errors', 'b-all-miss', 'db-ceiling', 'db-single-p50'])
+  t.ok(report.median['db-latency'].statements.length === 2, 'the single-client figures are in the full run too')
   t.equal(report.targets.find((x) => x.id === 'no-errors')!.pass, true)
 
   const prisma = report.median.prisma
