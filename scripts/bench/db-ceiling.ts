@@ -14,6 +14,7 @@
 //          $queryRaw sends them) and as a named prepared statement (PostgreSQL
 //          may then reuse a generic plan), and the planning share from
 //          EXPLAIN (ANALYZE) samples: planning time against execution time.
+//          The two statements alternate call by call.
 //
 // Input: one argument, JSON DbCeilingInput or DbLatencyInput (see db-side.ts).
 // Output: a line `RESULT {json}` on stdout.
@@ -104,43 +105,54 @@ async function ceiling (pool: pg.Pool, input: DbCeilingInput, next: () => ListPa
   }
 }
 
-/** Sequential calls on one connection; `prepared`: a named statement per distinct text. */
-async function sequential (client: pg.PoolClient, queries: Query[], prepared: boolean): Promise<LatencyStats> {
-  const latencies: number[] = []
-  for (const q of queries) {
-    const name = prepared ? `bench-${createHash('md5').update(q.text).digest('hex').slice(0, 16)}` : undefined
-    const t0 = performance.now()
-    await client.query({ name, text: q.text, values: q.values })
-    latencies.push(performance.now() - t0)
-  }
-  return latencyStats(latencies)
-}
+const KINDS: readonly ListStatement[] = ['function', 'service']
 
-async function statementLatency (client: pg.PoolClient, kind: ListStatement, input: DbLatencyInput, next: () => ListParams): Promise<DbStatementLatency> {
-  const draw = (n: number): Query[] => Array.from({ length: n }, () => listQuery(kind, input.memberId, next()))
-  await sequential(client, draw(20), false) // warm the session's catalog caches
-  const unnamed = await sequential(client, draw(input.calls), false)
-  const prepared = await sequential(client, draw(input.calls), true)
-  const planning: number[] = []
-  const execution: number[] = []
-  // TIMING OFF: no per-node clock reads inflating the execution time.
-  for (const q of draw(input.explainSamples)) {
-    const { rows } = await client.query<{ 'QUERY PLAN': Array<Record<string, number>> }>({ text: `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${q.text}`, values: q.values })
-    const plan = rows[0]!['QUERY PLAN'][0]!
-    planning.push(plan['Planning Time']!)
-    execution.push(plan['Execution Time']!)
+/** A named statement per distinct text (the service's may differ by filter shape). */
+const statementName = (text: string): string => `bench-${createHash('md5').update(text).digest('hex').slice(0, 16)}`
+
+/**
+ * Both statements on one connection, interleaved call by call (which one goes
+ * first alternates), each call with a new page of the (b) mix, so neither
+ * profits from pages the other just read or suffers from a noisy stretch.
+ */
+async function singleClient (client: pg.PoolClient, input: DbLatencyInput, next: () => ListParams): Promise<DbStatementLatency[]> {
+  const latencies = async (calls: number, prepared: boolean): Promise<Record<ListStatement, number[]>> => {
+    const out: Record<ListStatement, number[]> = { function: [], service: [] }
+    for (let i = 0; i < calls; i++) {
+      for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        const q = listQuery(kind, input.memberId, next())
+        const t0 = performance.now()
+        await client.query({ name: prepared ? statementName(q.text) : undefined, text: q.text, values: q.values })
+        out[kind].push(performance.now() - t0)
+      }
+    }
+    return out
   }
-  const shares = planning.map((p, i) => p / (p + execution[i]!))
-  return {
+  await latencies(20, false) // warm the session's catalog caches
+  const unnamed = await latencies(input.calls, false)
+  const prepared = await latencies(input.calls, true)
+  const planning: Record<ListStatement, number[]> = { function: [], service: [] }
+  const execution: Record<ListStatement, number[]> = { function: [], service: [] }
+  for (let i = 0; i < input.explainSamples; i++) {
+    for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+      const q = listQuery(kind, input.memberId, next())
+      // TIMING OFF: no per-node clock reads inflating the execution time.
+      const { rows } = await client.query<{ 'QUERY PLAN': Array<Record<string, number>> }>({ text: `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${q.text}`, values: q.values })
+      const plan = rows[0]!['QUERY PLAN'][0]!
+      planning[kind].push(plan['Planning Time']!)
+      execution[kind].push(plan['Execution Time']!)
+    }
+  }
+  return KINDS.map((kind) => ({
     statement: kind,
-    sql: draw(1)[0]!.text.replace(/\s+/g, ' ').trim(),
-    unnamed,
-    prepared,
-    explainSamples: planning.length,
-    planningMs: median(planning),
-    executionMs: median(execution),
-    planningShare: median(shares)
-  }
+    sql: listQuery(kind, input.memberId, next()).text.replace(/\s+/g, ' ').trim(),
+    unnamed: latencyStats(unnamed[kind]),
+    prepared: latencyStats(prepared[kind]),
+    explainSamples: planning[kind].length,
+    planningMs: median(planning[kind]),
+    executionMs: median(execution[kind]),
+    planningShare: median(planning[kind].map((p, i) => p / (p + execution[kind][i]!)))
+  }))
 }
 
 async function main (): Promise<void> {
@@ -155,9 +167,7 @@ async function main (): Promise<void> {
     if (input.mode === 'latency') {
       const client = await pool.connect()
       try {
-        const statements: DbStatementLatency[] = []
-        for (const kind of ['function', 'service'] as const) statements.push(await statementLatency(client, kind, input, next))
-        result = { statements, fallbacks: generator.fallbacks }
+        result = { statements: await singleClient(client, input, next), fallbacks: generator.fallbacks }
       } finally {
         client.release()
       }
