@@ -187,6 +187,31 @@ t.test('db:seed', async (t) => {
     t.ok(busiest.span >= busiest.heap / 2, `live: from page to page ${busiest.span} apart of ${busiest.heap}`)
   })
 
+  t.test('with a counter table kept by a statement-level trigger and a foreign key to organizations', async (t) => {
+    await client.query(`
+      CREATE TABLE seed_test_counts (organization_id uuid PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE, n int NOT NULL);
+      CREATE FUNCTION seed_test_count () RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO seed_test_counts AS c (organization_id, n) SELECT organization_id, count(*) FROM added GROUP BY 1
+        ON CONFLICT (organization_id) DO UPDATE SET n = c.n + excluded.n;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER seed_test_count AFTER INSERT ON interactions REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION seed_test_count ()`)
+    t.teardown(async () => {
+      await client.query('DROP TABLE seed_test_counts; DROP TRIGGER seed_test_count ON interactions; DROP FUNCTION seed_test_count ()')
+    })
+    for (const layout of ['clustered', 'live'] as const) {
+      await seed({ organizations: 200, reset: true, layout })
+      const r = await one<{ counted: number; rows: number; fk: number }>(`SELECT
+        (SELECT sum(n) FROM seed_test_counts)::int AS counted, (SELECT count(*) FROM interactions)::int AS rows,
+        (SELECT count(*) FROM pg_constraint WHERE conrelid = 'seed_test_counts'::regclass AND contype = 'f' AND convalidated)::int AS fk`)
+      t.ok(r.rows > 0, `${layout}: interactions loaded`)
+      t.equal(r.counted, r.rows, `${layout}: the trigger counted every loaded row (the old counts went with TRUNCATE … CASCADE)`)
+      t.equal(r.fk, 1, `${layout}: the counter table's foreign key is back and validated`)
+    }
+  })
+
   t.test('CLI', async (t) => {
     const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(SEED_CLI), ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
