@@ -103,7 +103,7 @@ export async function seedDatabase (db: SeedDb, opts: SeedOptions): Promise<Seed
           for (let first = 1; first <= opts.organizations; first += step) {
             await insert(table, text, first, Math.min(opts.organizations, first + step - 1))
           }
-          opts.log(`${table}: ${rows[table]} rows, in time order (${secs()})`)
+          opts.log(`${table}: ${rows[table]} rows${table === 'organizations' ? '' : ', in creation-time order'} (${secs()})`)
         }
       }
 
@@ -144,10 +144,13 @@ export async function seedDatabase (db: SeedDb, opts: SeedOptions): Promise<Seed
       // sets the tuples' commit hint bits, as earlier reads would have on a
       // live system, so the first measured reads do not write pages.
       await client.query('BEGIN')
-      await client.query('SET LOCAL enable_indexonlyscan = off')
-      await client.query('SET LOCAL enable_bitmapscan = off')
-      for (const t of SEED_TABLES) await client.query(`SELECT count(*) FROM ${t}`)
-      await client.query('COMMIT')
+      try {
+        await client.query('SET LOCAL enable_indexonlyscan = off')
+        await client.query('SET LOCAL enable_bitmapscan = off')
+        for (const t of SEED_TABLES) await client.query(`SELECT count(*) FROM ${t}`)
+      } finally {
+        await client.query('COMMIT')
+      }
       opts.log(`read every row once to set hint bits; no vacuum (${secs()})`)
     }
     await client.query('RESET statement_timeout')
