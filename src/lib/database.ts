@@ -8,7 +8,7 @@ import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/client'
 import type { DatabaseConfig } from './config'
-import { destroy, StallWatchdog } from './stall-watchdog'
+import { boundCheckout, destroy, STALL_MS, StallWatchdog } from './stall-watchdog'
 
 export interface DatabaseMetrics {
   totalConnections: number
@@ -134,6 +134,7 @@ export class Database {
       application_name: 'crm-service',
       ssl: config.ssl
     })
+    boundCheckout(this.pool, config.connectTimeoutMs, () => this.watchdog.hung())
     // Without a listener an idle client's error (server restart) crashes the process.
     this.pool.on('error', (err) => {
       this.logger.warn({ err: safeDbError(err) }, 'idle database connection failed; it was removed from the pool')
@@ -146,11 +147,14 @@ export class Database {
     this.watchdog = new StallWatchdog({
       connectionString: config.url,
       ssl: config.ssl,
-      deadlineMs: config.connectTimeoutMs,
+      // Stall plus probe within the connect timeout: a request cut by the
+      // watchdog waits about as long as one refused by the pool's checkout.
+      deadlineMs: Math.max(config.connectTimeoutMs - STALL_MS, config.connectTimeoutMs / 2),
       onHung: () => {
         this.logger.warn({ connections: this.clients.size }, 'the database does not answer (a new connection got no reply within the connect timeout): closing every pooled connection')
         for (const client of this.clients) destroy(client)
-      }
+      },
+      onRecovered: (hungMs) => this.logger.warn({ hungMs }, 'the database answers again')
     })
     this.prisma = new PrismaClient({
       // Named statements outlive their transaction on the server connection;
