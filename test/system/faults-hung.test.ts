@@ -89,9 +89,9 @@ t.test('PostgreSQL hung (SIGSTOP) under load: 503 within the connect timeout + 1
   // 8 loops: organization creates, contact creates with isPrimary (a
   // transaction), lists and by-id reads.
   const samples: Sample[] = []
-  let stopped = false
+  const load = { stopped: false }
   const loops = Array.from({ length: 8 }, async (_, loop) => {
-    for (let i = 0; !stopped; i++) {
+    for (let i = 0; !load.stopped; i++) {
       const name = `hung-${loop}-${i}`
       let sample: Sample
       if (loop < 2) sample = await call(app, member, 'create-org', { method: 'POST', url: `${API}/organizations`, payload: { name } })
@@ -132,7 +132,7 @@ t.test('PostgreSQL hung (SIGSTOP) under load: 503 within the connect timeout + 1
     const readyAgain = await app.inject({ method: 'GET', url: '/ready' })
     t.equal(readyAgain.statusCode, 200, '/ready 200 again')
   } finally {
-    stopped = true
+    load.stopped = true
     await postgres().resume()
     await Promise.all(loops)
   }
@@ -143,7 +143,6 @@ t.test('PostgreSQL hung (SIGSTOP) under load: 503 within the connect timeout + 1
   const unexpected = samples.filter((s) => !(is2xx(s) || (s.status === 503 && s.code === 'DATABASE_UNAVAILABLE' && s.retryAfter === '5')))
   t.same(unexpected.map(describe), [], 'every answer is 200/201 or 503 DATABASE_UNAVAILABLE with Retry-After: 5')
   const slow = samples.filter((s) => ms(s) > BOUND_MS)
-  for (const s of slow) t.comment(`slow: ${describe(s)} started ${Math.round(s.start - hungAt)} ms after the stop`)
   t.same(slow.map(describe), [], `every answer within the connect timeout + 1 s (${BOUND_MS} ms); the query timeout is ${QUERY_TIMEOUT_MS} ms`)
   t.same(samples.filter((s) => s.end < hungAt && !is2xx(s)).map(describe), [], 'before the fault everything succeeds')
   const after = samples.filter((s) => s.start > recoveredAt)
