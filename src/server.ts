@@ -28,8 +28,11 @@ async function main (): Promise<void> {
     closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
       if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
       else logger.info({ signal }, 'shutting down: finishing in-flight requests')
+      const closing = Date.now()
       await app.close()
       await database.stop()
+      // The last line: an orchestrator's log shows the drain finished (rather than being cut by SIGKILL).
+      logger.info({ ms: Date.now() - closing }, 'shutdown complete')
     })
 
     await app.listen({ port: config.port, host: config.host })
@@ -41,6 +44,7 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`start-up failed: ${(err as Error).stack ?? String(err)}\n`)
+  // A configuration problem found late (no embedded PostgreSQL to start) is said plainly, without a stack.
+  process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `start-up failed: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })

@@ -1,12 +1,12 @@
 // npm run db:migrate — applies pending prisma/migrations (see src/lib/migrator.ts)
-// to DATABASE_URL, or to the embedded PostgreSQL when it is unset.
+// to DATABASE_DIRECT_URL or DATABASE_URL, or to the embedded PostgreSQL when both are unset.
 // Exit codes: 0 done, 1 failed, 2 bad arguments (it takes none but --help).
-import { ConfigError, loadConfig } from '../lib/config'
-import { resolveDatabase } from '../lib/database-url'
+import { ConfigError, loadMigrationConfig } from '../lib/config'
+import { migrationUrl, resolveDatabase } from '../lib/database-url'
 import { applyMigrations, MigrationError } from '../lib/migrator'
 import { parseArgs } from 'node:util'
 
-const USAGE = 'usage: npm run db:migrate   (applies pending migrations to DATABASE_URL, or to the embedded database when it is unset)'
+const USAGE = 'usage: npm run db:migrate   (applies pending migrations to DATABASE_DIRECT_URL or DATABASE_URL, or to the embedded database when it is unset)'
 
 async function main (): Promise<number> {
   // Shipped in the image, so it parses its one flag itself rather than with the tooling's scripts/lib/args.
@@ -21,12 +21,13 @@ async function main (): Promise<number> {
     process.stderr.write(`${USAGE}\n`)
     return 0
   }
-  const config = loadConfig(process.env)
+  // Only the database settings: no JWT_SECRET needed (the image's migration command runs without one).
+  const config = loadMigrationConfig(process.env)
   const log = (line: string): void => { process.stdout.write(`${line}\n`) }
   // The migrations are this command's own work, reported below.
   const database = await resolveDatabase(config, log, { migrate: false })
   try {
-    const result = await applyMigrations({ connectionString: database.url, ssl: config.database.ssl, log })
+    const result = await applyMigrations({ connectionString: migrationUrl(config.database, database.url), ssl: config.database.ssl, log })
     log(`${result.applied.length} applied, ${result.alreadyApplied.length} already applied`)
     return 0
   } finally {

@@ -13,6 +13,10 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LOG_LEVEL: Type.Optional(LogLevel),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  // 'transaction': DATABASE_URL is a PgBouncer in transaction pooling mode (contract §8).
+  DATABASE_POOLER: Type.Union([Type.Literal('none'), Type.Literal('transaction')], { default: 'none' }),
+  // A connection straight to PostgreSQL, for what needs a session: migrations (Prisma's convention).
+  DATABASE_DIRECT_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   DATABASE_POOL_MIN: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
   DATABASE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 30000 }),
@@ -58,6 +62,10 @@ type Env = Static<typeof EnvSchema>
 export interface DatabaseConfig {
   /** Undefined: start the embedded PostgreSQL (see lib/database.ts). */
   url?: string
+  /** 'transaction': `url` is a transaction-mode pooler (no session state, no named statements). */
+  pooler: 'none' | 'transaction'
+  /** Straight to PostgreSQL (migrations); undefined: `url` is direct enough. */
+  directUrl?: string
   poolSize: number
   poolMin: number
   idleTimeoutMs: number
@@ -101,8 +109,24 @@ export class ConfigError extends Error {
   }
 }
 
+type Source = NodeJS.ProcessEnv | Record<string, string | undefined>
+
 /** Validates an environment (process.env in production, a literal in tests). */
-export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | undefined>, cwd = process.cwd()): AppConfig {
+export function loadConfig (source: Source, cwd = process.cwd()): AppConfig {
+  return load(source, cwd, true)
+}
+
+/**
+ * What the migration command needs (the database and where the embedded one
+ * lives), validated like loadConfig but without the rules about secrets:
+ * migrating signs no token, so the image's migration command runs without JWT_SECRET.
+ */
+export function loadMigrationConfig (source: Source, cwd = process.cwd()): Pick<AppConfig, 'database' | 'embedded'> {
+  const { database, embedded } = load(source, cwd, false)
+  return { database, embedded }
+}
+
+function load (source: Source, cwd: string, serving: boolean): AppConfig {
   let env: Env
   try {
     env = envSchema<Env>({ schema: EnvSchema, data: { ...source }, env: false, dotenv: false })
@@ -113,7 +137,13 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
   if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_SIZE) {
     throw new ConfigError('DATABASE_POOL_MIN must be <= DATABASE_POOL_SIZE')
   }
-  if (env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
+  if (env.DATABASE_POOLER === 'transaction' && env.DATABASE_URL === undefined) {
+    throw new ConfigError('DATABASE_POOLER=transaction needs DATABASE_URL (the pooler\'s address)')
+  }
+  if (serving && env.DATABASE_POOLER === 'transaction' && env.MIGRATE_ON_START === true && env.DATABASE_DIRECT_URL === undefined) {
+    throw new ConfigError('MIGRATE_ON_START=true with DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL: migrations hold a session lock, which a transaction pooler does not keep')
+  }
+  if (serving && env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
   }
   return {
@@ -123,6 +153,8 @@ export function loadConfig (source: NodeJS.ProcessEnv | Record<string, string | 
     logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
     database: {
       url: env.DATABASE_URL,
+      pooler: env.DATABASE_POOLER,
+      directUrl: env.DATABASE_DIRECT_URL,
       poolSize: env.DATABASE_POOL_SIZE,
       poolMin: env.DATABASE_POOL_MIN,
       idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,

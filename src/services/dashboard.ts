@@ -5,7 +5,7 @@ import pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client'
 import type { Dashboard } from '../schemas/dashboard'
 
-/** Session-level advisory lock held while refreshing (Prisma's migrate lock is 72707369). */
+/** Advisory lock held (by the refresh's transaction) while refreshing (Prisma's migrate lock is 72707369). */
 export const DASHBOARD_REFRESH_LOCK = 72707370
 /** A refresh scans every base table: far longer than an API query may take (about 10 s at 1M organizations). */
 export const DASHBOARD_REFRESH_TIMEOUT_MS = 10 * 60_000
@@ -67,7 +67,7 @@ export class DashboardService {
   /**
    * Refreshes the view CONCURRENTLY (readers keep the old contents meanwhile)
    * on a connection of its own: the pool's statement timeout is too short for
-   * it, and the advisory lock is held by the session. With wait=false another
+   * it, and the advisory lock is held by its transaction. With wait=false another
    * instance's refresh in progress means this one is skipped.
    */
   /** When the view was last refreshed, by any instance (undefined before the first refresh). */
@@ -82,23 +82,32 @@ export class DashboardService {
       connectionString: this.connection.url,
       ssl: this.connection.ssl,
       connectionTimeoutMillis: this.connection.connectTimeoutMs,
-      statement_timeout: DASHBOARD_REFRESH_TIMEOUT_MS,
       application_name: 'crm-service dashboard refresh'
     })
     await client.connect()
     try {
+      // One transaction, its timeout and lock scoped to it: behind a
+      // transaction pooler (DATABASE_POOLER=transaction) nothing of a session
+      // survives between transactions, so neither a startup statement_timeout
+      // nor a session-level lock would hold. The transaction-level lock
+      // conflicts with session-level ones on the same key all the same.
+      await client.query('BEGIN')
+      await client.query(`SET LOCAL statement_timeout = ${DASHBOARD_REFRESH_TIMEOUT_MS}`)
       if (options.wait) {
-        await client.query('SELECT pg_advisory_lock($1)', [DASHBOARD_REFRESH_LOCK])
+        await client.query('SELECT pg_advisory_xact_lock($1)', [DASHBOARD_REFRESH_LOCK])
       } else {
-        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DASHBOARD_REFRESH_LOCK])
-        if (rows[0]?.locked !== true) return { refreshed: false, durationMs: performance.now() - started }
+        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [DASHBOARD_REFRESH_LOCK])
+        if (rows[0]?.locked !== true) {
+          await client.query('ROLLBACK')
+          return { refreshed: false, durationMs: performance.now() - started }
+        }
       }
       await client.query('SELECT refresh_dashboard_analytics()')
       const { rows } = await client.query<{ refreshed_at: Date | null }>('SELECT max(refreshed_at) AS refreshed_at FROM dashboard_analytics')
-      await client.query('SELECT pg_advisory_unlock($1)', [DASHBOARD_REFRESH_LOCK])
+      await client.query('COMMIT')
       return { refreshed: true, refreshedAt: rows[0]?.refreshed_at ?? undefined, durationMs: performance.now() - started }
     } finally {
-      // Closing the session also releases the lock if anything above failed.
+      // Closing the session also ends the transaction (and its lock) if anything above failed.
       await client.end()
     }
   }

@@ -39,6 +39,13 @@ export interface TestPostgres {
   stop (options?: { mode?: StopMode }): Promise<void>
   /** SIGKILL to the postmaster and all its children: a crash (crash recovery on the next start). */
   kill (): Promise<void>
+  /**
+   * SIGSTOP to the postmaster and every backend: a hung server. Connections
+   * stay open (the kernel still accepts and acknowledges), nothing answers.
+   */
+  pause (): Promise<void>
+  /** SIGCONT to the processes pause() stopped. */
+  resume (): Promise<void>
   running (): boolean
   /** The last lines PostgreSQL logged (for failure messages). */
   log (): string
@@ -184,6 +191,24 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
     await waitForGone(children, 10_000)
   }
 
+  let paused: number[] = []
+  const pause = async (): Promise<void> => {
+    const child = postmaster
+    if (child === undefined || exited(child) || paused.length > 0) return
+    // The postmaster first: stopped, it forks no new backend while we list them.
+    child.kill('SIGSTOP')
+    paused = [child.pid!, ...await childrenOf(child.pid!)]
+    for (const pid of paused.slice(1)) {
+      try { process.kill(pid, 'SIGSTOP') } catch {}
+    }
+  }
+  const resume = async (): Promise<void> => {
+    for (const pid of paused.slice().reverse()) {
+      try { process.kill(pid, 'SIGCONT') } catch {}
+    }
+    paused = []
+  }
+
   try {
     await start()
   } catch (err) {
@@ -214,10 +239,13 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
     start,
     stop,
     kill,
+    pause,
+    resume,
     running: () => postmaster !== undefined && !exited(postmaster),
     log: () => tail.join('\n'),
     async dispose () {
       if (disposed) return
+      await resume()
       try {
         await stop({ mode: 'immediate' })
       } finally {

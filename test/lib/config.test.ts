@@ -1,7 +1,8 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { ConfigError, loadConfig } from '../../src/lib/config'
+import { ConfigError, loadConfig, loadMigrationConfig } from '../../src/lib/config'
+import { migrationUrl } from '../../src/lib/database-url'
 import { tsNodeArgs } from '../helpers/app'
 
 t.test('defaults follow the contract', async (t) => {
@@ -11,7 +12,7 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.embedded.dataDir, '/srv/app/.data')
   t.equal(config.migrateOnStart, true, 'the embedded database is migrated on start')
   t.same(config.database, {
-    url: undefined, poolSize: 20, poolMin: 2, idleTimeoutMs: 30000, connectTimeoutMs: 5000, queryTimeoutMs: 10000, ssl: false, slowQueryMs: 500
+    url: undefined, pooler: 'none', directUrl: undefined, poolSize: 20, poolMin: 2, idleTimeoutMs: 30000, connectTimeoutMs: 5000, queryTimeoutMs: 10000, ssl: false, slowQueryMs: 500
   })
   t.equal(config.authCacheTtlMs, 30000, 'a deactivation takes effect within 30 s')
   t.equal(config.metricsPort, undefined, '/metrics on the main port')
@@ -68,7 +69,11 @@ t.test('a bad value names the variable', async (t) => {
     [{ METRICS_PORT: 'x' }, /METRICS_PORT must be integer/],
     [{ REDIS_KEY_PREFIX: 'has space' }, /REDIS_KEY_PREFIX must match/],
     [{ MEMORY_WARN_RATIO: '1.5' }, /MEMORY_WARN_RATIO must be <= 1/],
-    [{ MAX_HEAP_USED_BYTES: '-1' }, /MAX_HEAP_USED_BYTES must be >= 0/]
+    [{ MAX_HEAP_USED_BYTES: '-1' }, /MAX_HEAP_USED_BYTES must be >= 0/],
+    [{ DATABASE_POOLER: 'session' }, /DATABASE_POOLER/],
+    [{ DATABASE_POOLER: 'transaction' }, /DATABASE_POOLER=transaction needs DATABASE_URL/],
+    [{ DATABASE_URL: 'postgres://h/db', DATABASE_DIRECT_URL: 'h:5432' }, /DATABASE_DIRECT_URL must match/],
+    [{ DATABASE_URL: 'postgres://bouncer/db', DATABASE_POOLER: 'transaction', MIGRATE_ON_START: 'true' }, /MIGRATE_ON_START=true with DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
@@ -84,4 +89,23 @@ t.test('the server refuses to start on bad configuration, naming the variable', 
   })
   t.equal(result.status, 1)
   t.match(result.stderr, /Invalid configuration: PORT must be integer/)
+})
+
+t.test('behind a transaction pooler, migrations go to DATABASE_DIRECT_URL or nowhere', async (t) => {
+  const pooled = loadConfig({ DATABASE_URL: 'postgres://bouncer:6432/crm', DATABASE_POOLER: 'transaction', DATABASE_DIRECT_URL: 'postgres://db:5432/crm', MIGRATE_ON_START: 'true' })
+  t.equal(pooled.database.pooler, 'transaction')
+  t.equal(migrationUrl(pooled.database, 'postgres://bouncer:6432/crm'), 'postgres://db:5432/crm', 'the direct URL')
+  const noDirect = loadConfig({ DATABASE_URL: 'postgres://bouncer:6432/crm', DATABASE_POOLER: 'transaction' })
+  t.throws(() => migrationUrl(noDirect.database, 'postgres://bouncer:6432/crm'), { name: 'ConfigError', message: /migrations need DATABASE_DIRECT_URL/ })
+  const direct = loadConfig({ DATABASE_URL: 'postgres://db:5432/crm' })
+  t.equal(migrationUrl(direct.database, 'postgres://db:5432/crm'), 'postgres://db:5432/crm', 'without a pooler: DATABASE_URL')
+})
+
+t.test('the migration command\'s configuration needs no JWT secret, even in production', async (t) => {
+  const env = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db:5432/crm' }
+  t.throws(() => loadConfig(env), { message: /JWT_SECRET is required/ }, 'the server does')
+  const config = loadMigrationConfig(env)
+  t.equal(config.database.url, 'postgres://db:5432/crm')
+  t.same(Object.keys(config).sort(), ['database', 'embedded'], 'nothing but the database settings')
+  t.throws(() => loadMigrationConfig({ ...env, DATABASE_POOL_SIZE: '0' }), { name: 'ConfigError', message: /DATABASE_POOL_SIZE/ }, 'still validated')
 })

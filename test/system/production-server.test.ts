@@ -194,6 +194,8 @@ async function replayNpmCi (app: string, words: string[]): Promise<void> {
     // (those are entries of their own, kept or omitted by their own flags).
     await linkTree(source, path.join(app, key), (rel) => rel === 'node_modules')
   }
+  // npm's record of a finished install, which the image's install check requires.
+  await fsp.copyFile(path.join(ROOT, 'node_modules', '.package-lock.json'), path.join(app, 'node_modules', '.package-lock.json'))
 }
 
 interface Replay {
@@ -204,13 +206,15 @@ interface Replay {
   healthcheck?: string[]
   cmd?: string[]
   npmCi: string[][]
+  /** Paths the stage's `test -f|-x|-d` checks require. */
+  checks: string[]
   runtimeBase: string
 }
 
 async function replayRuntimeStage (stages: Stage[], app: string): Promise<Replay> {
   const runtime = stages.at(-1)!
   const ignored = dockerignore(await fsp.readFile(path.join(ROOT, '.dockerignore'), 'utf8'))
-  const replay: Replay = { app, env: {}, npmCi: [], runtimeBase: runtime.base }
+  const replay: Replay = { app, env: {}, npmCi: [], checks: [], runtimeBase: runtime.base }
   let workdir = '/'
   const inApp = (p: string): string => {
     const abs = path.posix.resolve(workdir, p)
@@ -265,6 +269,10 @@ async function replayRuntimeStage (stages: Stage[], app: string): Promise<Replay
           if (words[0] === 'npm' && words[1] === 'ci') {
             replay.npmCi.push(words)
             await replayNpmCi(app, words)
+          } else if (words[0] === 'test' && ['-f', '-x', '-d'].includes(words[1]!) && words.length === 3) {
+            // The install checks: they must hold in the replayed stage as in the image.
+            replay.checks.push(words[2]!)
+            if (!fs.existsSync(inApp(words[2]!))) throw new Error(`Dockerfile line ${line}: "RUN ${command}" fails: ${words[2]} is not there after the replay`)
           } else if (words[0] === 'npm' && words[1] === 'cache' && words[2] === 'clean') {
             // nothing to replay
           } else if (words[0] === 'mkdir') {
@@ -332,6 +340,9 @@ t.test('the built image runs dist/src/server.js: migrates, serves, passes its HE
   t.ok(npmCi.includes('--omit=dev'), 'npm ci --omit=dev')
   t.ok(npmCi.includes('--ignore-scripts'), 'npm ci --ignore-scripts: our postinstall needs the prisma CLI, a devDependency')
   t.ok(image.healthcheck?.join(' ').includes('/health'), 'the HEALTHCHECK probes /health')
+  t.ok(image.checks.includes('node_modules/.package-lock.json'), 'the build fails when npm ci did not finish (npm\'s .package-lock.json is checked)')
+  t.match(image.runtimeBase, /^node:(22|24)-bookworm-slim$/, `a supported Node LTS base (${image.runtimeBase})`)
+  t.same(stages.map((s) => s.base).filter((b) => b.startsWith('node:')), [image.runtimeBase, image.runtimeBase], 'deps and runtime on the same Node')
 
   // ---- what the image holds: compiled JS, migrations, production dependencies
   const pkg = JSON.parse(await fsp.readFile(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> }
