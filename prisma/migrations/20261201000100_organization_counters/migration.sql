@@ -277,17 +277,22 @@ CREATE FUNCTION organization_counts(p_organization_id uuid)
 RETURNS TABLE(contact_count bigint, interaction_count bigint, opportunity_count bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(c.contacts, 0)::bigint,
-         (coalesce(c.interactions_recent, 0) - coalesce(older.n, 0) + edge.n)::bigint,
+         (coalesce(c.interactions_recent, 0)
+          -- Buckets kept but no longer wholly inside the window; looked up
+          -- only when there can be any (CASE evaluates its subquery lazily).
+          - CASE WHEN c.interactions_from < b.whole_from THEN
+              coalesce((SELECT sum(d.interactions) FROM organization_interaction_days d
+                        WHERE d.organization_id = p_organization_id
+                          AND d.day >= c.interactions_from AND d.day < e.day), 0)
+            ELSE 0 END
+          + edge.n)::bigint,
          coalesce(c.open_opportunities, 0)::bigint
   FROM (SELECT now() - INTERVAL '90 days' AS t0) w
-  -- e: the first day counted by interactions_recent minus the subtracted buckets.
   CROSS JOIN LATERAL (SELECT ((w.t0 AT TIME ZONE 'UTC')::date + 1) AS whole_from) b
   LEFT JOIN organization_counters c ON c.organization_id = p_organization_id
+  -- e: the first day counted by interactions_recent minus those buckets;
+  -- the rows from t0 up to it are counted exactly (edge).
   CROSS JOIN LATERAL (SELECT greatest(c.interactions_from, b.whole_from) AS day) e
-  CROSS JOIN LATERAL (
-    SELECT sum(d.interactions) AS n FROM organization_interaction_days d
-    WHERE d.organization_id = p_organization_id AND d.day >= c.interactions_from AND d.day < e.day
-  ) older
   CROSS JOIN LATERAL (
     SELECT count(*) AS n FROM interactions i
     WHERE i.organization_id = p_organization_id
