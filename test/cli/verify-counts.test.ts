@@ -16,7 +16,8 @@ interface Run { status: number | null; stdout: string; stderr: string }
 
 async function run (url: string, args: string[]): Promise<Run> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(CLI), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: url } }, (err, stdout, stderr) => {
+    const env = { ...process.env, DATABASE_URL: url }
+    execFile(process.execPath, [...tsNodeArgs(CLI), ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
       resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
     })
@@ -29,7 +30,8 @@ t.test('db:verify-counts reports and repairs drift', async (t) => {
   t.teardown(db.drop)
   const pool = new pg.Pool({ connectionString: db.url, max: 4 })
   t.teardown(async () => await pool.end())
-  const q = async <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> => (await pool.query<T>(text, values)).rows
+  const q = async <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> =>
+    (await pool.query<T>(text, values)).rows
 
   const [{ id: userId }] = await q<{ id: string }>("INSERT INTO users (email, name) VALUES ('verify@example.test', 'Verify') RETURNING id") as [{ id: string }]
   const orgs = (await q<{ id: string }>(`
@@ -52,7 +54,7 @@ t.test('db:verify-counts reports and repairs drift', async (t) => {
   await q('UPDATE organization_interaction_days SET interactions = interactions + 2 WHERE organization_id = $1 AND day = (SELECT max(day) FROM organization_interaction_days WHERE organization_id = $1)', [c])
   await q('DELETE FROM organization_counters WHERE organization_id = $1', [d])
   const orphan = '00000000-0000-4000-8000-000000000001'
-  await q("INSERT INTO organization_counters (organization_id, contacts, interactions_from) VALUES ($1, 7, current_date)", [orphan])
+  await q('INSERT INTO organization_counters (organization_id, contacts, interactions_from) VALUES ($1, 7, current_date)', [orphan])
   const snapshot = async (): Promise<string> => JSON.stringify([
     await q('SELECT * FROM organization_counters ORDER BY organization_id'),
     await q('SELECT * FROM organization_interaction_days ORDER BY organization_id, day')])
@@ -71,17 +73,17 @@ t.test('db:verify-counts reports and repairs drift', async (t) => {
   t.equal(await snapshot(), before, 'a report changes nothing')
 
   // Repair while four other sessions keep writing to the drifted organizations.
-  let writing = true
+  const state = { writing: true }
   const writer = async (org: string, n: number): Promise<void> => {
-    for (let i = 0; writing; i++) {
+    for (let i = 0; state.writing; i++) {
       await q("INSERT INTO interactions (organization_id, user_id, type, subject, created_at) VALUES ($1, $2, 'note', 'During repair', now() - $3 * INTERVAL '1 day')", [org, userId, (i * 13 + n) % 100])
-      await q("UPDATE contacts SET is_deleted = NOT is_deleted WHERE id = (SELECT id FROM contacts WHERE organization_id = $1 ORDER BY id OFFSET $2 LIMIT 1)", [org, i % 5])
+      await q('UPDATE contacts SET is_deleted = NOT is_deleted WHERE id = (SELECT id FROM contacts WHERE organization_id = $1 ORDER BY id OFFSET $2 LIMIT 1)', [org, i % 5])
       await q("UPDATE opportunities SET stage = CASE WHEN stage = 'closed-won' THEN 'proposal'::opportunity_stage ELSE 'closed-won' END WHERE id = (SELECT id FROM opportunities WHERE organization_id = $1 ORDER BY id OFFSET $2 LIMIT 1)", [org, i % 3])
     }
   }
   const writers = [writer(a, 1), writer(b, 2), writer(c, 3), writer(d, 4)]
   const fixed = await run(db.url, ['--fix', '--batch', '2'])
-  writing = false
+  state.writing = false
   await Promise.all(writers)
   t.equal(fixed.status, 0, `--fix: exit 0 (${fixed.stderr})`)
   t.match(fixed.stdout, /drifted counters in 5 organizations, repaired 5, 0 still drifted/)
