@@ -81,38 +81,51 @@ DECLARE
   v_start date := organization_counters_window_start();
   v_orgs uuid[];
 BEGIN
-  -- Only days an organization keeps (>= its interactions_from) need work.
-  -- Read without a lock: interactions_from only ever moves forward, so a day
-  -- skipped here stays skipped; a stale (older) value only means more work.
-  SELECT array_agg(DISTINCT d.organization_id ORDER BY d.organization_id) INTO v_orgs
-  FROM unnest(p_orgs, p_days, p_deltas) AS d(organization_id, day, n)
-  LEFT JOIN organization_counters c ON c.organization_id = d.organization_id
-  WHERE d.n <> 0 AND d.day >= coalesce(c.interactions_from, v_start);
-  IF v_orgs IS NULL THEN
-    RETURN;
-  END IF;
-  INSERT INTO organization_counters (organization_id, interactions_from)
-  SELECT o, v_start FROM unnest(v_orgs) AS o ORDER BY o
-  ON CONFLICT (organization_id) DO NOTHING;
-  -- The counter rows first, in id order: the buckets below are only ever
-  -- written by whoever holds their organization's counter row.
-  PERFORM 1 FROM organization_counters
-  WHERE organization_id = ANY (v_orgs)
-  ORDER BY organization_id
-  FOR UPDATE;
-  WITH kept AS (
-    SELECT d.organization_id, d.day, d.n
+  IF p_orgs[1] = ALL (p_orgs) THEN
+    -- One organization (every API write): lock its counter row and add the
+    -- kept days' deltas in one upsert (DO UPDATE sees the locked row's
+    -- interactions_from), then the buckets. Two statements, no extra lookup.
+    INSERT INTO organization_counters AS c (organization_id, interactions_from, interactions_recent)
+    SELECT p_orgs[1], v_start, coalesce(sum(d.n) FILTER (WHERE d.day >= v_start), 0)
+    FROM unnest(p_days, p_deltas) AS d(day, n)
+    ON CONFLICT (organization_id) DO UPDATE SET interactions_recent = c.interactions_recent +
+      (SELECT coalesce(sum(d.n), 0) FROM unnest(p_days, p_deltas) AS d(day, n) WHERE d.day >= c.interactions_from);
+  ELSE
+    -- Several organizations (bulk statements): only days an organization
+    -- keeps (>= its interactions_from) need work. Read without a lock:
+    -- interactions_from only ever moves forward, so a day skipped here stays
+    -- skipped; a stale (older) value only means more work.
+    SELECT array_agg(DISTINCT d.organization_id ORDER BY d.organization_id) INTO v_orgs
     FROM unnest(p_orgs, p_days, p_deltas) AS d(organization_id, day, n)
-    JOIN organization_counters c ON c.organization_id = d.organization_id AND d.day >= c.interactions_from
-    WHERE d.n <> 0
-  ), buckets AS (
-    INSERT INTO organization_interaction_days AS b (organization_id, day, interactions)
-    SELECT organization_id, day, n FROM kept ORDER BY organization_id, day
-    ON CONFLICT (organization_id, day) DO UPDATE SET interactions = b.interactions + EXCLUDED.interactions
-  )
-  UPDATE organization_counters c SET interactions_recent = c.interactions_recent + k.n
-  FROM (SELECT organization_id, sum(n) AS n FROM kept GROUP BY organization_id) k
-  WHERE c.organization_id = k.organization_id;
+    LEFT JOIN organization_counters c ON c.organization_id = d.organization_id
+    WHERE d.n <> 0 AND d.day >= coalesce(c.interactions_from, v_start);
+    IF v_orgs IS NULL THEN
+      RETURN;
+    END IF;
+    INSERT INTO organization_counters (organization_id, interactions_from)
+    SELECT o, v_start FROM unnest(v_orgs) AS o ORDER BY o
+    ON CONFLICT (organization_id) DO NOTHING;
+    -- The counter rows first, in id order: the buckets are only ever written
+    -- by whoever holds their organization's counter row.
+    PERFORM 1 FROM organization_counters
+    WHERE organization_id = ANY (v_orgs)
+    ORDER BY organization_id
+    FOR UPDATE;
+    UPDATE organization_counters c SET interactions_recent = c.interactions_recent + k.n
+    FROM (SELECT d.organization_id, sum(d.n) AS n
+          FROM unnest(p_orgs, p_days, p_deltas) AS d(organization_id, day, n)
+          JOIN organization_counters c2 ON c2.organization_id = d.organization_id AND d.day >= c2.interactions_from
+          GROUP BY d.organization_id) k
+    WHERE c.organization_id = k.organization_id AND k.n <> 0;
+  END IF;
+  -- Under the counter rows' locks, so interactions_from is current.
+  INSERT INTO organization_interaction_days AS b (organization_id, day, interactions)
+  SELECT d.organization_id, d.day, d.n
+  FROM unnest(p_orgs, p_days, p_deltas) AS d(organization_id, day, n)
+  JOIN organization_counters c ON c.organization_id = d.organization_id AND d.day >= c.interactions_from
+  WHERE d.n <> 0
+  ORDER BY d.organization_id, d.day
+  ON CONFLICT (organization_id, day) DO UPDATE SET interactions = b.interactions + EXCLUDED.interactions;
 END;
 $$;
 
