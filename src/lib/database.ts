@@ -74,14 +74,12 @@ export function transactionLimits (config: Pick<DatabaseConfig, 'connectTimeoutM
  * a statement once and PostgreSQL may reuse its plan (a generic plan after
  * five executions, when that is no costlier). The name is a hash of the SQL
  * text: the same text always gets the same name, different texts never share
- * one. The listing is left unnamed on purpose: its `p_x IS NULL OR …` filters
- * only fold away when it is planned with its actual arguments, which an
- * unnamed statement always is.
+ * one. The listing is named too: get_organizations_optimized keeps one
+ * generic plan per filter shape inside the server session itself.
  */
 export function preparedStatementName (): (query: { sql: string }) => string {
   const names = new LRUCache<string, string>({ max: 2000 })
   return (query) => {
-    if (query.sql.includes('get_organizations_optimized')) return undefined as unknown as string // unnamed
     let name = names.get(query.sql)
     if (name === undefined) {
       name = `crm_${createHash('sha1').update(query.sql).digest('hex')}`

@@ -70,10 +70,13 @@ function executableSql (script: string): string {
 
 /**
  * CREATE/DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY and DETACH
- * PARTITION ... CONCURRENTLY refuse to run inside a transaction block.
+ * PARTITION ... CONCURRENTLY refuse to run inside a transaction block, and so
+ * does a procedure that commits (an online backfill in batches), called by a
+ * script whose only statement is a CALL.
  */
 export function needsNoTransaction (script: string): boolean {
-  return /\b(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM|PARTITION\s+\S+)\s+CONCURRENTLY\b/i.test(executableSql(script))
+  const sql = executableSql(script)
+  return /\b(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM|PARTITION\s+\S+)\s+CONCURRENTLY\b/i.test(sql) || /^\s*CALL\b/i.test(sql)
 }
 
 /** Statements in the script, roughly (semicolons outside strings and bodies). */

@@ -55,9 +55,10 @@ function summaryFrom (row: ListingRow): OrganizationSummary {
 }
 
 /**
- * The listing statement (get_organizations_optimized, a SQL function the
- * planner inlines, so each call is planned with its actual arguments).
- * Exported for the EXPLAIN tests, which check the plan of this exact text.
+ * The listing statement: get_organizations_optimized, which runs one static
+ * query per filter shape with a generic plan cached in the server session, so
+ * a call costs no planning (docs/database.md, "Listing"). Exported for the
+ * EXPLAIN tests, which run this exact text.
  */
 export function listingQuery (userId: string | null, query: Omit<OrganizationListQuery, 'assignedUserId'>): Prisma.Sql {
   return Prisma.sql`
@@ -67,20 +68,16 @@ export function listingQuery (userId: string | null, query: Omit<OrganizationLis
 }
 
 /**
- * One organization with its three counts, which use the same definitions and
- * indexes as the listing function's. userId NULL: any owner (admins).
+ * One organization with its three counts, read from its counter row by
+ * organization_counts(), as the listing does. userId NULL: any owner (admins).
  */
 export function organizationQuery (id: string, userId: string | null): Prisma.Sql {
   return Prisma.sql`
     SELECT o.id, o.name, o.industry_segment, o.priority_level, o.primary_email, o.primary_phone,
            o.website, o.annual_revenue, o.assigned_user_id, o.created_at, o.updated_at,
-           (SELECT count(*) FROM contacts c
-             WHERE c.organization_id = o.id AND c.is_deleted = FALSE) AS contact_count,
-           (SELECT count(*) FROM interactions i
-             WHERE i.organization_id = o.id AND i.created_at >= now() - INTERVAL '90 days') AS interaction_count,
-           (SELECT count(*) FROM opportunities op
-             WHERE op.organization_id = o.id AND op.stage NOT IN ('closed-won', 'closed-lost')) AS opportunity_count
+           k.contact_count, k.interaction_count, k.opportunity_count
     FROM organizations o
+    CROSS JOIN LATERAL organization_counts(o.id) k
     WHERE o.id = ${id}::uuid AND o.is_deleted = FALSE
       AND (${userId}::uuid IS NULL OR o.assigned_user_id = ${userId}::uuid)`
 }

@@ -64,7 +64,7 @@ t.test('fresh database: every migration applied, recorded as Prisma does, object
   await withClient(db.url, async (c) => {
     const tables = (await c.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")).rows.map((r) => r.table_name)
-    t.same(tables, ['_prisma_migrations', 'contacts', 'interactions', 'opportunities', 'organizations', 'users'])
+    t.same(tables, ['_prisma_migrations', 'contacts', 'interactions', 'opportunities', 'organization_counters', 'organization_interaction_days', 'organizations', 'users'])
     const enums = (await c.query<{ typname: string }>("SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY 1")).rows.map((r) => r.typname)
     t.same(enums, ['interaction_type', 'opportunity_stage', 'priority_level'])
     const indexes = (await c.query<{ name: string; valid: boolean }>(`
@@ -100,6 +100,30 @@ t.test('CONCURRENTLY migrations run outside a transaction; function bodies menti
   await writeFile(path.join(dir, '20991231000000_two_statements', 'migration.sql'),
     'CREATE INDEX CONCURRENTLY idx_a ON contacts (email);\nCREATE INDEX CONCURRENTLY idx_b ON contacts (phone);\n')
   await t.rejects(applyMigrations({ connectionString: db.url, migrationsDir: dir }), /exactly one statement/)
+})
+
+t.test('a migration that is one CALL runs outside a transaction, so its procedure may commit in batches', async (t) => {
+  t.ok(needsNoTransaction('-- backfill\nCALL organization_counters_backfill(1000);'))
+  t.notOk(needsNoTransaction('CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN CALL q(); END $$;'))
+  const dir = await copyMigrations()
+  const db = await createEmptyDatabase('migrate_call')
+  t.teardown(db.drop)
+  await applyMigrations({ connectionString: db.url, migrationsDir: dir })
+  await mkdir(path.join(dir, '20991231000000_procedure'))
+  await writeFile(path.join(dir, '20991231000000_procedure', 'migration.sql'), `
+    CREATE TABLE batches (n int, at_xid xid8);
+    CREATE PROCEDURE fill() LANGUAGE plpgsql AS $$
+    BEGIN
+      FOR i IN 1..3 LOOP INSERT INTO batches VALUES (i, pg_current_xact_id()); COMMIT; END LOOP;
+    END $$;`)
+  await mkdir(path.join(dir, '20991231000001_call'))
+  await writeFile(path.join(dir, '20991231000001_call', 'migration.sql'), '-- commits after each batch\nCALL fill();\n')
+  const result = await applyMigrations({ connectionString: db.url, migrationsDir: dir })
+  t.same(result.applied, ['20991231000000_procedure', '20991231000001_call'])
+  await withClient(db.url, async (c) => {
+    const { rows } = await c.query<{ n: string }>('SELECT count(DISTINCT at_xid)::int AS n FROM batches')
+    t.equal(Number(rows[0]!.n), 3, 'three batches, three transactions')
+  })
 })
 
 t.test('refuses to continue when an applied migration was modified (checksum mismatch)', async (t) => {

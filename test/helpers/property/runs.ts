@@ -8,4 +8,4 @@
 export const SEED = process.env.PROPERTY_SEED === undefined ? {} : { seed: Number(process.env.PROPERTY_SEED) }
 const SCALE = Math.max(Number(process.env.PROPERTY_RUNS_SCALE ?? 1) || 1, 0.1)
 /** Runs per property: the defaults times PROPERTY_RUNS_SCALE, rounded up. */
-export const NUM_RUNS = Object.fromEntries(Object.entries({ poisoned: 500, chaosReads: 400, chaosWrites: 300, model: 30 }).map(([k, v]) => [k, Math.ceil(v * SCALE)])) as Record<'poisoned' | 'chaosReads' | 'chaosWrites' | 'model', number>
+export const NUM_RUNS = Object.fromEntries(Object.entries({ poisoned: 500, chaosReads: 400, chaosWrites: 300, model: 30, counters: 25 }).map(([k, v]) => [k, Math.ceil(v * SCALE)])) as Record<'poisoned' | 'chaosReads' | 'chaosWrites' | 'model' | 'counters', number>
