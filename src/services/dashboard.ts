@@ -103,15 +103,17 @@ export class DashboardService {
         }
       }
       await client.query('SELECT refresh_dashboard_analytics()')
-      // The same periodic, one-instance-at-a-time job moves the interaction
-      // counters' kept-from day forward (it only keeps the listing's reads
-      // short; the counts are exact either way). Batches of 1,000 organizations.
+      const { rows } = await client.query<{ refreshed_at: Date | null }>('SELECT max(refreshed_at) AS refreshed_at FROM dashboard_analytics')
+      await client.query('COMMIT')
+      // The same periodic job moves the interaction counters' kept-from day
+      // forward (it only keeps the listing's reads short; the counts are exact
+      // either way): batches of 1,000 organizations, each its own transaction,
+      // so no counter row stays locked for longer than one batch. Two
+      // instances rolling at once only lock the same rows in the same order.
       for (let i = 0; i < 1000; i++) {
         const { rows: [rolled] } = await client.query<{ n: number }>('SELECT organization_counters_roll(1000) AS n')
         if ((rolled?.n ?? 0) < 1000) break
       }
-      const { rows } = await client.query<{ refreshed_at: Date | null }>('SELECT max(refreshed_at) AS refreshed_at FROM dashboard_analytics')
-      await client.query('COMMIT')
       return { refreshed: true, refreshedAt: rows[0]?.refreshed_at ?? undefined, durationMs: performance.now() - started }
     } finally {
       // Closing the session also ends the transaction (and its lock) if anything above failed.
