@@ -31,7 +31,7 @@ export default fp(async (app) => {
   const { url, ssl, connectTimeoutMs } = app.db.config
   // Keyset cursors are signed with a key derived from JWT_SECRET: valid on every instance.
   const lists = new Lists(new CursorCodec(app.config.jwtSecret))
-  const organizations = new OrganizationService(prisma)
+  const organizations = new OrganizationService(prisma, lists)
   app.decorate('services', {
     organizations,
     contacts: new ContactService(prisma, organizations, lists),

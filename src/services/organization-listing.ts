@@ -1,0 +1,182 @@
+// The organization list the API serves (contract §3, §6): filters, three
+// sorts, offset or keyset paging, counts on request and sparse fields, in one
+// statement per shape. Each sort has a btree index (migration
+// 20261201001100) whose columns are the sort key in ascending order, so a
+// keyset page is one row comparison, i.e. one index range, at any depth:
+// newest first is ascending on crm_newest_first(created_at), minus the
+// microseconds since the epoch, which keeps the id tie-breaker ascending.
+//
+// Statement texts differ only by which filters are present, the sort and
+// the counts asked for, so each text suits one generic plan.
+import { Prisma } from '../../generated/prisma/client'
+import type { PriorityLevel } from '../../generated/prisma/enums'
+import { InvalidCursorError } from '../lib/cursor'
+import type { OrganizationListQuery, OrganizationSort, OrganizationSummary } from '../schemas/organizations'
+import type { Projected } from './listing'
+import { omitNull } from './scope'
+
+/** The item fields whose values are counts: computed only when asked for. */
+export const COUNT_FIELDS = ['contactCount', 'interactionCount', 'opportunityCount'] as const
+type CountField = typeof COUNT_FIELDS[number]
+
+export interface ListedOrganizationRow {
+  id: string
+  name: string
+  industry_segment: string | null
+  priority_level: PriorityLevel
+  primary_email: string | null
+  primary_phone: string | null
+  annual_revenue: bigint | null
+  created_at: Date
+  contact_count?: bigint
+  interaction_count?: bigint
+  opportunity_count?: bigint
+  /** The sort key of the row, for nextCursor. */
+  sort_key: string | null
+  sort_at: string | null
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const PRIORITIES = new Set(['A', 'B', 'C', 'D'])
+const INTEGER_TEXT = /^-?\d{1,19}$/
+
+interface SortSpec {
+  /** ORDER BY of the rows (alias o), every column ascending. */
+  order: Prisma.Sql
+  /** The order again over the page's own rows (a sort of at most one page). */
+  pageOrder: Prisma.Sql
+  /** The same columns as a row, to compare with a cursor's position. */
+  row: Prisma.Sql
+  /** The row's key for its cursor: text (priority or lower(name)) and microseconds. */
+  key: Prisma.Sql
+  at: Prisma.Sql
+  /** The cursor's position as SQL values, after checking its shape. */
+  position: (position: unknown[]) => Prisma.Sql
+}
+
+function checkPosition (position: unknown[], first: (value: unknown) => boolean, withAt: boolean): void {
+  const expected = withAt ? 3 : 2
+  const [head, at, id] = withAt ? position : [position[0], undefined, position[1]]
+  const ok = position.length === expected && first(head) && (!withAt || (typeof at === 'string' && INTEGER_TEXT.test(at))) &&
+    typeof id === 'string' && UUID.test(id)
+  if (!ok) throw new InvalidCursorError('is not a cursor of this list')
+}
+
+const SORTS: Record<OrganizationSort, SortSpec> = {
+  priority: {
+    order: Prisma.sql`o.priority_level, crm_newest_first(o.created_at), o.id`,
+    pageOrder: Prisma.sql`page.priority_level, page.sort_at::bigint, page.id`,
+    row: Prisma.sql`(o.priority_level, crm_newest_first(o.created_at), o.id)`,
+    key: Prisma.sql`o.priority_level::text`,
+    at: Prisma.sql`crm_newest_first(o.created_at)::text`,
+    position: (position) => {
+      checkPosition(position, (value) => typeof value === 'string' && PRIORITIES.has(value), true)
+      return Prisma.sql`(${position[0]}::priority_level, ${position[1]}::bigint, ${position[2]}::uuid)`
+    }
+  },
+  name: {
+    order: Prisma.sql`lower(o.name), o.id`,
+    pageOrder: Prisma.sql`page.sort_key, page.id`,
+    row: Prisma.sql`(lower(o.name), o.id)`,
+    key: Prisma.sql`lower(o.name)`,
+    at: Prisma.sql`NULL::text`,
+    position: (position) => {
+      checkPosition(position, (value) => typeof value === 'string', false)
+      return Prisma.sql`(${position[0]}::text, ${position[1]}::uuid)`
+    }
+  },
+  '-updatedAt': {
+    order: Prisma.sql`crm_newest_first(o.updated_at), o.id`,
+    pageOrder: Prisma.sql`page.sort_at::bigint, page.id`,
+    row: Prisma.sql`(crm_newest_first(o.updated_at), o.id)`,
+    key: Prisma.sql`NULL::text`,
+    at: Prisma.sql`crm_newest_first(o.updated_at)::text`,
+    position: (position) => {
+      checkPosition([null, ...position], (value) => value === null, true)
+      return Prisma.sql`(${position[0]}::bigint, ${position[1]}::uuid)`
+    }
+  }
+}
+
+/** A listed row as the API shows it: the counts only when they were computed. */
+export function listedOrganization (row: ListedOrganizationRow): Projected<OrganizationSummary> {
+  const item: Projected<OrganizationSummary> = {
+    id: row.id,
+    name: row.name,
+    industrySegment: omitNull(row.industry_segment),
+    priorityLevel: row.priority_level,
+    primaryEmail: omitNull(row.primary_email),
+    primaryPhone: omitNull(row.primary_phone),
+    annualRevenue: row.annual_revenue === null ? undefined : Number(row.annual_revenue),
+    createdAt: row.created_at
+  }
+  if (row.contact_count !== undefined) item.contactCount = Number(row.contact_count)
+  if (row.interaction_count !== undefined) item.interactionCount = Number(row.interaction_count)
+  if (row.opportunity_count !== undefined) item.opportunityCount = Number(row.opportunity_count)
+  return item
+}
+
+/** The cursor position of a listed row under `sort`. */
+export function positionOf (sort: OrganizationSort, row: ListedOrganizationRow): Array<string | number> {
+  if (sort === 'priority') return [row.sort_key ?? '', row.sort_at ?? '', row.id]
+  if (sort === 'name') return [row.sort_key ?? '', row.id]
+  return [row.sort_at ?? '', row.id]
+}
+
+/** `name ILIKE` pattern of a search term: a substring in which %, _ and \ match literally. */
+function containing (term: string): string {
+  return `%${term.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
+}
+
+export interface ListingShape {
+  /** NULL for every owner (an admin without assignedUserId). */
+  userId: string | null
+  query: Omit<OrganizationListQuery, 'assignedUserId' | 'cursor' | 'count' | 'fields'>
+  sort: OrganizationSort
+  /** The decoded cursor position (already bound to the list by its MAC). */
+  after?: unknown[]
+  /** Which counts to compute; all three without fields=. */
+  counts: ReadonlySet<CountField>
+}
+
+/** FROM … WHERE … of a list: its scope and filters (for the page and for count=). */
+export function listingFromWhere (userId: string | null, query: ListingShape['query']): Prisma.Sql {
+  const conditions = [Prisma.sql`o.is_deleted = FALSE`]
+  if (userId !== null) conditions.push(Prisma.sql`o.assigned_user_id = ${userId}::uuid`)
+  if (query.industrySegment !== undefined) conditions.push(Prisma.sql`o.industry_segment = ${query.industrySegment}::varchar`)
+  if (query.priorityLevel !== undefined) conditions.push(Prisma.sql`o.priority_level = ${query.priorityLevel}::priority_level`)
+  if (query.search !== undefined) conditions.push(Prisma.sql`o.name ILIKE ${containing(query.search)}::varchar`)
+  return Prisma.sql`FROM organizations o WHERE ${Prisma.join(conditions, ' AND ')}`
+}
+
+/** The three counts (contract §1) of the page's rows `page`: only those asked for. */
+function countColumns (counts: ReadonlySet<CountField>): Prisma.Sql {
+  const columns: Prisma.Sql[] = []
+  if (counts.has('contactCount')) {
+    columns.push(Prisma.sql`(SELECT count(*) FROM contacts c WHERE c.organization_id = page.id AND c.is_deleted = FALSE) AS contact_count`)
+  }
+  if (counts.has('interactionCount')) {
+    columns.push(Prisma.sql`(SELECT count(*) FROM interactions i
+      WHERE i.organization_id = page.id AND i.created_at >= now() - INTERVAL '90 days') AS interaction_count`)
+  }
+  if (counts.has('opportunityCount')) {
+    columns.push(Prisma.sql`(SELECT count(*) FROM opportunities op
+      WHERE op.organization_id = page.id AND op.stage NOT IN ('closed-won', 'closed-lost')) AS opportunity_count`)
+  }
+  return columns.length === 0 ? Prisma.empty : Prisma.sql`, ${Prisma.join(columns, ', ')}`
+}
+
+/** The page statement: `limit` rows (the caller asks for one more to learn hasMore) of one sort, after a cursor or an offset. */
+export function organizationPageQuery (shape: ListingShape): Prisma.Sql {
+  const sort = SORTS[shape.sort]
+  const after = shape.after === undefined ? Prisma.empty : Prisma.sql`AND ${sort.row} > ${sort.position(shape.after)}`
+  return Prisma.sql`
+    WITH page AS (
+      SELECT o.id, o.name, o.industry_segment, o.priority_level, o.primary_email, o.primary_phone,
+             o.annual_revenue, o.created_at, ${sort.key} AS sort_key, ${sort.at} AS sort_at
+      ${listingFromWhere(shape.userId, shape.query)} ${after}
+      ORDER BY ${sort.order}
+      LIMIT ${shape.query.limit}::integer OFFSET ${shape.query.offset}::integer
+    )
+    SELECT page.* ${countColumns(shape.counts)} FROM page ORDER BY ${sort.pageOrder}`
+}
