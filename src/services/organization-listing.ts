@@ -34,6 +34,8 @@ export interface ListedOrganizationRow {
   /** The sort key of the row, for nextCursor. */
   sort_key: string | null
   sort_at: string | null
+  /** pg_current_snapshot() of this page's statement. */
+  snapshot: string
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -50,16 +52,25 @@ interface SortSpec {
   /** The row's key for its cursor: text (priority or lower(name)) and microseconds. */
   key: Prisma.Sql
   at: Prisma.Sql
-  /** The cursor's position as SQL values, after checking its shape. */
+  /** The column naming the transaction that last changed this sort's key (migration 20261201001800). */
+  changedBy: Prisma.Sql
+  /** The cursor's position (without its snapshot) as SQL values, after checking its shape. */
   position: (position: unknown[]) => Prisma.Sql
 }
 
-function checkPosition (position: unknown[], first: (value: unknown) => boolean, withAt: boolean): void {
-  const expected = withAt ? 3 : 2
-  const [head, at, id] = withAt ? position : [position[0], undefined, position[1]]
-  const ok = position.length === expected && first(head) && (!withAt || (typeof at === 'string' && INTEGER_TEXT.test(at))) &&
-    typeof id === 'string' && UUID.test(id)
+const SNAPSHOT = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/
+
+/** The position's values after checking their shape: [key?, at?, id, snapshot]. */
+function checkPosition (position: unknown[], shape: { key?: (value: unknown) => boolean, at: boolean }): unknown[] {
+  const values = [...position]
+  const snapshot = values.pop()
+  const id = values.pop()
+  const at = shape.at ? values.pop() : undefined
+  const key = shape.key !== undefined ? values.pop() : undefined
+  const ok = values.length === 0 && typeof snapshot === 'string' && SNAPSHOT.test(snapshot) && typeof id === 'string' && UUID.test(id) &&
+    (!shape.at || (typeof at === 'string' && INTEGER_TEXT.test(at))) && (shape.key === undefined || shape.key(key))
   if (!ok) throw new InvalidCursorError('is not a cursor of this list')
+  return position
 }
 
 const SORTS: Record<OrganizationSort, SortSpec> = {
@@ -69,8 +80,9 @@ const SORTS: Record<OrganizationSort, SortSpec> = {
     row: Prisma.sql`(o.priority_level, crm_newest_first(o.created_at), o.id)`,
     key: Prisma.sql`o.priority_level::text`,
     at: Prisma.sql`crm_newest_first(o.created_at)::text`,
+    changedBy: Prisma.sql`o.priority_changed_xid`,
     position: (position) => {
-      checkPosition(position, (value) => typeof value === 'string' && PRIORITIES.has(value), true)
+      checkPosition(position, { key: (value) => typeof value === 'string' && PRIORITIES.has(value), at: true })
       return Prisma.sql`(${position[0]}::priority_level, ${position[1]}::bigint, ${position[2]}::uuid)`
     }
   },
@@ -80,8 +92,9 @@ const SORTS: Record<OrganizationSort, SortSpec> = {
     row: Prisma.sql`(lower(o.name), o.id)`,
     key: Prisma.sql`lower(o.name)`,
     at: Prisma.sql`NULL::text`,
+    changedBy: Prisma.sql`o.name_changed_xid`,
     position: (position) => {
-      checkPosition(position, (value) => typeof value === 'string', false)
+      checkPosition(position, { key: (value) => typeof value === 'string', at: false })
       return Prisma.sql`(${position[0]}::text, ${position[1]}::uuid)`
     }
   },
@@ -91,8 +104,9 @@ const SORTS: Record<OrganizationSort, SortSpec> = {
     row: Prisma.sql`(crm_newest_first(o.updated_at), o.id)`,
     key: Prisma.sql`NULL::text`,
     at: Prisma.sql`crm_newest_first(o.updated_at)::text`,
+    changedBy: Prisma.sql`o.updated_xid`,
     position: (position) => {
-      checkPosition([null, ...position], (value) => value === null, true)
+      checkPosition(position, { at: true })
       return Prisma.sql`(${position[0]}::bigint, ${position[1]}::uuid)`
     }
   }
@@ -116,11 +130,21 @@ export function listedOrganization (row: ListedOrganizationRow): Projected<Organ
   return item
 }
 
-/** The cursor position of a listed row under `sort`. */
-export function positionOf (sort: OrganizationSort, row: ListedOrganizationRow): Array<string | number> {
-  if (sort === 'priority') return [row.sort_key ?? '', row.sort_at ?? '', row.id]
-  if (sort === 'name') return [row.sort_key ?? '', row.id]
-  return [row.sort_at ?? '', row.id]
+/**
+ * The cursor position of a listed row under `sort`: its sort key, then the
+ * snapshot of the walk's first page (`walkSnapshot`, from the cursor given)
+ * or of this page when it is the first.
+ */
+export function positionOf (sort: OrganizationSort, row: ListedOrganizationRow, walkSnapshot: string | undefined): Array<string | number> {
+  const snapshot = walkSnapshot ?? row.snapshot
+  if (sort === 'priority') return [row.sort_key ?? '', row.sort_at ?? '', row.id, snapshot]
+  if (sort === 'name') return [row.sort_key ?? '', row.id, snapshot]
+  return [row.sort_at ?? '', row.id, snapshot]
+}
+
+/** The walk's first snapshot a (checked) cursor position carries. */
+export function walkSnapshotOf (position: unknown[] | undefined): string | undefined {
+  return position === undefined ? undefined : String(position[position.length - 1])
 }
 
 /** `name ILIKE` pattern of a search term: a substring in which %, _ and \ match literally. */
@@ -169,7 +193,11 @@ function countColumns (counts: ReadonlySet<CountField>): Prisma.Sql {
 /** The page statement: `limit` rows (the caller asks for one more to learn hasMore) of one sort, after a cursor or an offset. */
 export function organizationPageQuery (shape: ListingShape): Prisma.Sql {
   const sort = SORTS[shape.sort]
-  const after = shape.after === undefined ? Prisma.empty : Prisma.sql`AND ${sort.row} > ${sort.position(shape.after)}`
+  // After a cursor: the rows past its position whose key the walk's first snapshot already saw.
+  const after = shape.after === undefined
+    ? Prisma.empty
+    : Prisma.sql`AND ${sort.row} > ${sort.position(shape.after)}
+      AND (${sort.changedBy} IS NULL OR pg_visible_in_snapshot(${sort.changedBy}::text::xid8, ${walkSnapshotOf(shape.after)}::pg_snapshot))`
   return Prisma.sql`
     WITH page AS (
       SELECT o.id, o.name, o.industry_segment, o.priority_level, o.primary_email, o.primary_phone,
@@ -178,5 +206,5 @@ export function organizationPageQuery (shape: ListingShape): Prisma.Sql {
       ORDER BY ${sort.order}
       LIMIT ${shape.query.limit}::integer OFFSET ${shape.query.offset}::integer
     )
-    SELECT page.* ${countColumns(shape.counts)} FROM page ORDER BY ${sort.pageOrder}`
+    SELECT page.*, pg_current_snapshot()::text AS snapshot ${countColumns(shape.counts)} FROM page ORDER BY ${sort.pageOrder}`
 }

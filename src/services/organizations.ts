@@ -11,7 +11,7 @@ import type { Page } from '../schemas/common'
 import { ORGANIZATION_FIELDS, type Organization, type OrganizationCreate, type OrganizationListQuery, type OrganizationSummary, type OrganizationUpdate } from '../schemas/organizations'
 import { change, written, type Written } from './changes'
 import { countRows, parseFields, project, type Lists, type Projected } from './listing'
-import { COUNT_FIELDS, listedOrganization, listingFromWhere, organizationPageQuery, positionOf, type ListedOrganizationRow } from './organization-listing'
+import { COUNT_FIELDS, listedOrganization, listingFromWhere, organizationPageQuery, positionOf, walkSnapshotOf, type ListedOrganizationRow } from './organization-listing'
 import { omitNull, scopeUserId, visibleOrganizations } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -105,7 +105,8 @@ export class OrganizationService {
       this.prisma.$queryRaw<ListedOrganizationRow[]>(statement),
       countRows(this.prisma, listingFromWhere(userId, query), query.count)
     ])
-    const listed = this.lists.page(scope, query, rows, (row) => project(listedOrganization(row), fields), (row) => positionOf(query.sort, row))
+    const walkSnapshot = walkSnapshotOf(after)
+    const listed = this.lists.page(scope, query, rows, (row) => project(listedOrganization(row), fields), (row) => positionOf(query.sort, row, walkSnapshot))
     Object.assign(listed.page, total)
     return listed
   }
