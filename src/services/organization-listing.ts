@@ -43,11 +43,13 @@ const PRIORITIES = new Set(['A', 'B', 'C', 'D'])
 const INTEGER_TEXT = /^-?\d{1,19}$/
 
 interface SortSpec {
-  /** ORDER BY of the rows (alias o), every column ascending. */
+  /** ORDER BY of the rows (alias o) after a cursor, every column ascending (the keyset index's order). */
   order: Prisma.Sql
+  /** ORDER BY of a first or offset page: the same order, written as the index that serves it best is. */
+  firstOrder: Prisma.Sql
   /** The order again over the page's own rows (a sort of at most one page). */
   pageOrder: Prisma.Sql
-  /** The same columns as a row, to compare with a cursor's position. */
+  /** The same columns, to compare as a row with a cursor's position. */
   row: Prisma.Sql
   /** The row's key for its cursor: text (priority or lower(name)) and microseconds. */
   key: Prisma.Sql
@@ -76,38 +78,42 @@ function checkPosition (position: unknown[], shape: { key?: (value: unknown) => 
 const SORTS: Record<OrganizationSort, SortSpec> = {
   priority: {
     order: Prisma.sql`o.priority_level, crm_newest_first(o.created_at), o.id`,
+    // The covering listing indexes (…, priority_level, created_at DESC, id) INCLUDE the page's columns.
+    firstOrder: Prisma.sql`o.priority_level, o.created_at DESC, o.id`,
     pageOrder: Prisma.sql`page.priority_level, page.sort_at::bigint, page.id`,
-    row: Prisma.sql`(o.priority_level, crm_newest_first(o.created_at), o.id)`,
+    row: Prisma.sql`o.priority_level, crm_newest_first(o.created_at), o.id`,
     key: Prisma.sql`o.priority_level::text`,
     at: Prisma.sql`crm_newest_first(o.created_at)::text`,
     changedBy: Prisma.sql`o.priority_changed_xid`,
     position: (position) => {
       checkPosition(position, { key: (value) => typeof value === 'string' && PRIORITIES.has(value), at: true })
-      return Prisma.sql`(${position[0]}::priority_level, ${position[1]}::bigint, ${position[2]}::uuid)`
+      return Prisma.sql`${position[0]}::priority_level, ${position[1]}::bigint, ${position[2]}::uuid`
     }
   },
   name: {
     order: Prisma.sql`lower(o.name), o.id`,
+    firstOrder: Prisma.sql`lower(o.name), o.id`,
     pageOrder: Prisma.sql`page.sort_key, page.id`,
-    row: Prisma.sql`(lower(o.name), o.id)`,
+    row: Prisma.sql`lower(o.name), o.id`,
     key: Prisma.sql`lower(o.name)`,
     at: Prisma.sql`NULL::text`,
     changedBy: Prisma.sql`o.name_changed_xid`,
     position: (position) => {
       checkPosition(position, { key: (value) => typeof value === 'string', at: false })
-      return Prisma.sql`(${position[0]}::text, ${position[1]}::uuid)`
+      return Prisma.sql`${position[0]}::text, ${position[1]}::uuid`
     }
   },
   '-updatedAt': {
     order: Prisma.sql`crm_newest_first(o.updated_at), o.id`,
+    firstOrder: Prisma.sql`crm_newest_first(o.updated_at), o.id`,
     pageOrder: Prisma.sql`page.sort_at::bigint, page.id`,
-    row: Prisma.sql`(crm_newest_first(o.updated_at), o.id)`,
+    row: Prisma.sql`crm_newest_first(o.updated_at), o.id`,
     key: Prisma.sql`NULL::text`,
     at: Prisma.sql`crm_newest_first(o.updated_at)::text`,
     changedBy: Prisma.sql`o.updated_xid`,
     position: (position) => {
       checkPosition(position, { at: true })
-      return Prisma.sql`(${position[0]}::bigint, ${position[1]}::uuid)`
+      return Prisma.sql`${position[0]}::bigint, ${position[1]}::uuid`
     }
   }
 }
@@ -155,7 +161,7 @@ function containing (term: string): string {
 export interface ListingShape {
   /** NULL for every owner (an admin without assignedUserId). */
   userId: string | null
-  query: Omit<OrganizationListQuery, 'assignedUserId' | 'cursor' | 'count' | 'fields'>
+  query: Omit<OrganizationListQuery, 'assignedUserId' | 'cursor' | 'count' | 'fields' | 'sort'>
   sort: OrganizationSort
   /** The decoded cursor position (already bound to the list by its MAC). */
   after?: unknown[]
@@ -193,17 +199,22 @@ function countColumns (counts: ReadonlySet<CountField>): Prisma.Sql {
 /** The page statement: `limit` rows (the caller asks for one more to learn hasMore) of one sort, after a cursor or an offset. */
 export function organizationPageQuery (shape: ListingShape): Prisma.Sql {
   const sort = SORTS[shape.sort]
+  // A member's list is ordered by owner first (a constant for it): only the
+  // owner's indexes give that order, so the planner never walks the admins'
+  // index filtering out other owners' rows.
+  const owner = shape.userId === null ? Prisma.empty : Prisma.sql`o.assigned_user_id, `
+  const ownerValue = shape.userId === null ? Prisma.empty : Prisma.sql`${shape.userId}::uuid, `
   // After a cursor: the rows past its position whose key the walk's first snapshot already saw.
   const after = shape.after === undefined
     ? Prisma.empty
-    : Prisma.sql`AND ${sort.row} > ${sort.position(shape.after)}
+    : Prisma.sql`AND (${owner}${sort.row}) > (${ownerValue}${sort.position(shape.after)})
       AND (${sort.changedBy} IS NULL OR pg_visible_in_snapshot(${sort.changedBy}::text::xid8, ${walkSnapshotOf(shape.after)}::pg_snapshot))`
   return Prisma.sql`
     WITH page AS (
       SELECT o.id, o.name, o.industry_segment, o.priority_level, o.primary_email, o.primary_phone,
              o.annual_revenue, o.created_at, ${sort.key} AS sort_key, ${sort.at} AS sort_at
       ${listingFromWhere(shape.userId, shape.query)} ${after}
-      ORDER BY ${sort.order}
+      ORDER BY ${owner}${shape.after === undefined ? sort.firstOrder : sort.order}
       LIMIT ${shape.query.limit}::integer OFFSET ${shape.query.offset}::integer
     )
     SELECT page.*, pg_current_snapshot()::text AS snapshot ${countColumns(shape.counts)} FROM page ORDER BY ${sort.pageOrder}`
