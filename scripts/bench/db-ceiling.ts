@@ -2,7 +2,7 @@
 // child process so it shares no event loop with the harness. Two modes:
 //
 // ceiling  the statement the service sends for scenario (b) (built by the
-//          service's own listingQuery, so it stays the service's SQL), with
+//          service's own organizationPageQuery, so it stays the service's SQL), with
 //          the same parameter distribution, called by a raw `pg` loop at the
 //          bench's concurrency: one Pool of C connections, C workers each
 //          awaiting one query at a time. pgbench cannot draw random search
@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { listingQuery } from '../../src/services/organizations'
+import { COUNT_FIELDS, organizationPageQuery } from '../../src/services/organization-listing'
 import { loadListSpec } from '../lib/list-spec'
 import { latencyStats, median, type LatencyStats } from '../lib/stats'
 import type { DbLatencyInput, DbStatementLatency, ListStatement } from './db-side'
@@ -56,7 +56,8 @@ function listQuery (kind: ListStatement, memberId: string, p: ListParams): Query
   if (kind === 'function') return { text: LIST_SQL, values: listSqlParams(memberId, p) }
   // As OrganizationService.list builds it: it asks for limit + 1 rows.
   const { industrySegment, priorityLevel, search } = p
-  const sql = listingQuery(memberId, { industrySegment, priorityLevel, search, limit: p.limit + 1, offset: p.offset })
+  const query = { industrySegment, priorityLevel, search, limit: p.limit + 1, offset: p.offset }
+  const sql = organizationPageQuery({ userId: memberId, query, sort: 'priority', counts: new Set(COUNT_FIELDS) })
   return { text: sql.text, values: sql.values }
 }
 

@@ -5,6 +5,8 @@ import type pg from 'pg'
 import { Prisma } from '../../generated/prisma/client'
 import { loadConfig } from '../../src/lib/config'
 import { Database } from '../../src/lib/database'
+import { CursorCodec } from '../../src/lib/cursor'
+import { Lists } from '../../src/services/listing'
 import { OrganizationService } from '../../src/services/organizations'
 import { latencyStats, type LatencyStats } from '../lib/stats'
 import type { Member } from './dataset'
@@ -71,7 +73,7 @@ export async function prismaScenario (ctx: { opts: BenchOptions; member: Member;
   try {
     await database.warmUp()
     const prisma = database.prisma
-    const service = new OrganizationService(prisma)
+    const service = new OrganizationService(prisma, new Lists(new CursorCodec(config.jwtSecret)))
     const caller = { id: member.id, email: member.email, name: 'bench', role: 'member' as const }
     const since = new Date(Date.now() - 90 * 86_400_000)
     const orgId = (i: number): string => ids[i % ids.length]!

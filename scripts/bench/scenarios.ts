@@ -157,7 +157,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
         notes: [
           `${opts.connections} connections (the service's own pool: DATABASE_POOL_SIZE=${process.env.DATABASE_POOL_SIZE ?? '20'})`,
           `${res.rowsPerQuery.toFixed(1)} rows per call (limit + 1, as the service asks)`,
-          'the service\'s statement for (b), built by its listingQuery',
+          'the service\'s statement for (b), built by its organizationPageQuery',
           ...(res.firstError === undefined ? [] : [`first error: ${res.firstError}`])
         ]
       }

@@ -1,7 +1,7 @@
 // TypeBox schemas shared by the API routes: they validate input, drive the
 // fast serializer and make up the OpenAPI document. Optional response fields
 // are the ones the contract omits when null (services map NULL to undefined).
-import { Type, type TSchema, type Static } from 'typebox'
+import { Type, type TObject, type TProperties, type TSchema, type Static } from 'typebox'
 
 /** Validated by the strict uuid format app.ts installs (no "urn:uuid:" prefix). */
 export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
@@ -32,14 +32,50 @@ export const PageQuery = {
   offset: Defaulted(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }))
 }
 
+/** Contract §6: keyset paging and counts on request, for the lists that have them. */
+export const ListQuery = {
+  cursor: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 2048,
+    pattern: '^[A-Za-z0-9_.-]+$',
+    description: 'page.nextCursor of the previous page: the rows that follow it (same filters and sort; not with a non-zero offset)'
+  })),
+  count: Type.Optional(Type.Enum(['exact', 'estimated'], {
+    description: 'adds page.total: exact, or estimated from planner statistics when counting would read more than 10,000 rows'
+  }))
+}
+export type CountMode = 'exact' | 'estimated'
+
+/** `fields=`: a comma-separated list of an item's fields; the answer's items hold those and `id`. */
+export function FieldsQuery (names: readonly string[]) {
+  return Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    description: `comma-separated item fields to return (id always comes): ${names.join(', ')}`
+  }))
+}
+
 export const PageInfo = Type.Object({
   limit: Type.Integer(),
   offset: Type.Integer(),
-  hasMore: Type.Boolean({ description: 'true when another page follows' })
+  hasMore: Type.Boolean({ description: 'true when another page follows' }),
+  nextCursor: Type.Optional(Type.String({ description: 'present when hasMore: pass it as `cursor` for the next page' })),
+  total: Type.Optional(Type.Integer({ minimum: 0, description: 'with count=: the rows matching the filters' })),
+  totalIsEstimate: Type.Optional(Type.Boolean({ description: 'with count=estimated: true when total came from planner statistics' }))
 })
 
 export function PageOf<T extends TSchema> (item: T) {
   return Type.Object({ data: Type.Array(item), page: PageInfo })
+}
+
+/**
+ * A list item that `fields=` may project: the same properties, all but `id`
+ * optional (a projected answer holds only the fields asked for).
+ */
+export function Projectable<P extends TProperties> (item: TObject<P>, description: string) {
+  const properties = Object.fromEntries(Object.entries(item.properties).map(([name, schema]) =>
+    [name, name === 'id' || Type.IsOptional(schema) ? schema : Type.Optional(schema)]))
+  return Type.Unsafe<Partial<Static<TObject<P>>> & { id: string }>(Type.Object(properties, { description }))
 }
 
 export const ErrorResponse = Type.Object({

@@ -1,6 +1,6 @@
 // Contacts of an organization.
 import { Type, type Static } from 'typebox'
-import { DateTime, Email, Nullable, Uuid } from './common'
+import { DateTime, Email, FieldsQuery, ListQuery, Nullable, PageQuery, Projectable, Uuid } from './common'
 
 export const Contact = Type.Object({
   id: Uuid,
@@ -33,3 +33,15 @@ export const ContactUpdate = Type.Object({
   ...optionalFields
 }, { additionalProperties: false, minProperties: 1 })
 export type ContactUpdate = Static<typeof ContactUpdate>
+
+/** The names fields= takes. */
+export const CONTACT_FIELDS = Object.keys(Contact.properties) as Array<keyof Contact>
+
+export const ContactListQuery = Type.Object({
+  ...PageQuery,
+  ...ListQuery,
+  fields: FieldsQuery(CONTACT_FIELDS)
+}, { additionalProperties: false })
+export type ContactListQuery = Static<typeof ContactListQuery>
+
+export const ContactListItem = Projectable(Contact, 'A contact (with fields=: only those fields and id)')

@@ -1,6 +1,6 @@
 // Interactions: an append-only log per organization.
 import { Type, type Static } from 'typebox'
-import { DateTime, PageQuery, Uuid } from './common'
+import { DateTime, FieldsQuery, ListQuery, PageQuery, Projectable, Uuid } from './common'
 
 export const InteractionType = Type.Enum(['call', 'email', 'meeting', 'note'])
 
@@ -24,8 +24,15 @@ export const InteractionCreate = Type.Object({
 }, { additionalProperties: false })
 export type InteractionCreate = Static<typeof InteractionCreate>
 
+/** The names fields= takes. */
+export const INTERACTION_FIELDS = Object.keys(Interaction.properties) as Array<keyof Interaction>
+
 export const InteractionListQuery = Type.Object({
   since: Type.Optional(Type.String({ format: 'date-time', description: 'only interactions at or after this instant (years 1000–9999)' })),
-  ...PageQuery
+  ...PageQuery,
+  ...ListQuery,
+  fields: FieldsQuery(INTERACTION_FIELDS)
 }, { additionalProperties: false })
 export type InteractionListQuery = Static<typeof InteractionListQuery>
+
+export const InteractionListItem = Projectable(Interaction, 'An interaction (with fields=: only those fields and id)')

@@ -1,6 +1,6 @@
 // Opportunities: deals of an organization, through their stages.
 import { Type, type Static } from 'typebox'
-import { DateTime, Nullable, PageQuery, Uuid } from './common'
+import { DateTime, FieldsQuery, ListQuery, Nullable, PageQuery, Projectable, Uuid } from './common'
 
 export const STAGES = ['prospecting', 'qualification', 'proposal', 'negotiation', 'closed-won', 'closed-lost'] as const
 export const Stage = Type.Enum([...STAGES])
@@ -47,5 +47,15 @@ export type OpportunityCreate = Static<typeof OpportunityCreate>
 export const OpportunityUpdate = Type.Object({ name: Type.Optional(Name), ...optionalFields }, { additionalProperties: false, minProperties: 1 })
 export type OpportunityUpdate = Static<typeof OpportunityUpdate>
 
-export const OpportunityListQuery = Type.Object({ stage: Type.Optional(Stage), ...PageQuery }, { additionalProperties: false })
+/** The names fields= takes. */
+export const OPPORTUNITY_FIELDS = Object.keys(Opportunity.properties) as Array<keyof Opportunity>
+
+export const OpportunityListQuery = Type.Object({
+  stage: Type.Optional(Stage),
+  ...PageQuery,
+  ...ListQuery,
+  fields: FieldsQuery(OPPORTUNITY_FIELDS)
+}, { additionalProperties: false })
 export type OpportunityListQuery = Static<typeof OpportunityListQuery>
+
+export const OpportunityListItem = Projectable(Opportunity, 'An opportunity (with fields=: only those fields and id)')

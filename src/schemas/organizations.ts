@@ -1,6 +1,6 @@
 // Organizations: what the API answers, what it accepts, how it lists.
 import { Type, type Static } from 'typebox'
-import { DateTime, Email, Nullable, PageQuery, PriorityLevel, Uuid } from './common'
+import { DateTime, Defaulted, Email, FieldsQuery, ListQuery, Nullable, PageQuery, PriorityLevel, Projectable, Uuid } from './common'
 
 const counts = {
   contactCount: Type.Integer({ description: 'non-deleted contacts' }),
@@ -48,11 +48,24 @@ export type OrganizationCreate = Static<typeof OrganizationCreate>
 export const OrganizationUpdate = Type.Object({ name: Type.Optional(Name), ...optionalFields }, { additionalProperties: false, minProperties: 1 })
 export type OrganizationUpdate = Static<typeof OrganizationUpdate>
 
+/** The names fields= takes. */
+export const ORGANIZATION_FIELDS = Object.keys(OrganizationSummary.properties) as Array<keyof OrganizationSummary>
+
+export const OrganizationSort = Type.Enum(['priority', 'name', '-updatedAt'], {
+  description: 'priority (default): A first, newest first, then id; name: case-insensitive A to Z, then id; -updatedAt: most recently changed first, then id'
+})
+export type OrganizationSort = Static<typeof OrganizationSort>
+
 export const OrganizationListQuery = Type.Object({
   industrySegment: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   priorityLevel: Type.Optional(PriorityLevel),
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'case-insensitive substring of the name; % and _ match literally' })),
   assignedUserId: Type.Optional({ ...Uuid, description: 'admins only; members always get their own' }),
-  ...PageQuery
+  sort: Defaulted(Type.Enum(['priority', 'name', '-updatedAt'], { ...OrganizationSort, default: 'priority' })),
+  ...PageQuery,
+  ...ListQuery,
+  fields: FieldsQuery(ORGANIZATION_FIELDS)
 }, { additionalProperties: false })
 export type OrganizationListQuery = Static<typeof OrganizationListQuery>
+
+export const OrganizationListItem = Projectable(OrganizationSummary, 'A listed organization (with fields=: only those fields and id)')

@@ -4,14 +4,17 @@ import type { Caller } from '../lib/caller'
 import { assertIfMatch } from '../lib/etag'
 import { NotFoundError } from '../lib/http-errors'
 import type { Page } from '../schemas/common'
-import type { Contact, ContactCreate, ContactUpdate } from '../schemas/contacts'
+import type { CursorScope } from '../lib/cursor'
+import { CONTACT_FIELDS, type Contact, type ContactCreate, type ContactListQuery, type ContactUpdate } from '../schemas/contacts'
 import { change, written, type Written } from './changes'
-import { omitNull, paginate, scopeUserId, visibleOrganizations } from './scope'
+import { afterNewestFirst, countRows, cursorTimestamp, parseFields, project, type Lists, type Projected } from './listing'
+import { omitNull, ownedBy, scopeUserId, visibleOrganizations } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
 
-type ContactRow = Prisma.ContactGetPayload<Record<string, never>>
+type ContactRow = Omit<Prisma.ContactGetPayload<Record<string, never>>, 'isDeleted'>
+type ListedContact = ContactRow & { cursorAt: string }
 
 function toContact (row: ContactRow): Contact {
   return {
@@ -29,20 +32,29 @@ function toContact (row: ContactRow): Contact {
 }
 
 export class ContactService {
-  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService) {}
+  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService, private readonly lists: Lists) {}
 
-  /** Newest first (served by idx_contacts_organization_active). */
-  async list (caller: Caller, organizationId: string, limit: number, offset: number): Promise<{ data: Contact[]; page: Page }> {
-    const [, rows] = await Promise.all([
+  /** Newest first (idx_contacts_organization_active), by offset or keyset cursor (contract §6). */
+  async list (caller: Caller, organizationId: string, query: ContactListQuery): Promise<{ data: Array<Projected<Contact>>; page: Page }> {
+    const scope: CursorScope = { userId: caller.id, list: `contacts:${organizationId.toLowerCase()}`, filters: {}, sort: 'newest' }
+    const fields = parseFields(query.fields, CONTACT_FIELDS)
+    const after = this.lists.newestFirstPosition(scope, query)
+    const fromWhere = Prisma.sql`FROM contacts t JOIN organizations o ON o.id = t.organization_id
+      WHERE t.organization_id = ${organizationId}::uuid AND t.is_deleted = FALSE AND o.is_deleted = FALSE ${ownedBy(caller)}`
+    const [, rows, total] = await Promise.all([
       this.organizations.assertVisible(caller, organizationId),
-      this.prisma.contact.findMany({
-        where: { organizationId, isDeleted: false, organization: visibleOrganizations(caller) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-        take: limit + 1,
-        skip: offset
-      })
+      this.prisma.$queryRaw<ListedContact[]>(Prisma.sql`
+        SELECT t.id, t.organization_id AS "organizationId", t.first_name AS "firstName", t.last_name AS "lastName",
+               t.email, t.phone, t.title, t.is_primary AS "isPrimary", t.created_at AS "createdAt", t.updated_at AS "updatedAt",
+               ${cursorTimestamp(Prisma.sql`t.created_at`)} AS "cursorAt"
+        ${fromWhere} ${afterNewestFirst(after)}
+        ORDER BY t.created_at DESC, t.id
+        LIMIT ${query.limit + 1} OFFSET ${query.offset}`),
+      countRows(this.prisma, fromWhere, query.count)
     ])
-    return paginate(rows.map(toContact), limit, offset)
+    const listed = this.lists.page(scope, query, rows, (row) => project(toContact(row), fields), (row) => [row.cursorAt, row.id])
+    Object.assign(listed.page, total)
+    return listed
   }
 
   /** A new primary contact takes over from the previous one: one primary per organization. */

@@ -1,12 +1,16 @@
 // Interactions: an append-only log per organization, newest first.
-import type { PrismaClient, Prisma } from '../../generated/prisma/client'
+import { Prisma, type PrismaClient } from '../../generated/prisma/client'
+import type { CursorScope } from '../lib/cursor'
 import type { Caller } from '../lib/caller'
 import { InvalidFieldError } from '../lib/http-errors'
 import type { Page } from '../schemas/common'
-import type { Interaction, InteractionCreate, InteractionListQuery } from '../schemas/interactions'
+import { INTERACTION_FIELDS, type Interaction, type InteractionCreate, type InteractionListQuery } from '../schemas/interactions'
 import { change, written, type Written } from './changes'
-import { omitNull, paginate, visibleOrganizations } from './scope'
+import { afterNewestFirst, countRows, cursorTimestamp, parseFields, project, type Lists, type Projected } from './listing'
+import { omitNull, ownedBy } from './scope'
 import type { OrganizationService } from './organizations'
+
+type ListedInteraction = Prisma.InteractionGetPayload<Record<string, never>> & { cursorAt: string }
 
 function toInteraction (row: Prisma.InteractionGetPayload<Record<string, never>>): Interaction {
   return {
@@ -22,30 +26,35 @@ function toInteraction (row: Prisma.InteractionGetPayload<Record<string, never>>
 }
 
 export class InteractionService {
-  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService) {}
+  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService, private readonly lists: Lists) {}
 
-  /** Newest first, optionally only those at or after `since` (idx_interactions_organization_created). */
-  async list (caller: Caller, organizationId: string, query: InteractionListQuery): Promise<{ data: Interaction[]; page: Page }> {
+  /** Newest first, optionally only those at or after `since` (idx_interactions_organization_created), by offset or cursor. */
+  async list (caller: Caller, organizationId: string, query: InteractionListQuery): Promise<{ data: Array<Projected<Interaction>>; page: Page }> {
     // The date-time format admits what JavaScript cannot parse (a leap second
     // :60, an hour-only offset +01) and year 0000, which PostgreSQL lacks:
     // either would reach the database as an error (a 500).
     if (query.since !== undefined && (Number.isNaN(Date.parse(query.since)) || !/^[1-9]/.test(query.since))) {
       throw new InvalidFieldError('querystring.since', 'must be a date-time in the years 1000–9999')
     }
-    const [, rows] = await Promise.all([
+    const scope: CursorScope = { userId: caller.id, list: `interactions:${organizationId.toLowerCase()}`, filters: { since: query.since }, sort: 'newest' }
+    const fields = parseFields(query.fields, INTERACTION_FIELDS)
+    const after = this.lists.newestFirstPosition(scope, query)
+    const since = query.since === undefined ? Prisma.empty : Prisma.sql`AND t.created_at >= ${new Date(query.since)}`
+    const fromWhere = Prisma.sql`FROM interactions t JOIN organizations o ON o.id = t.organization_id
+      WHERE t.organization_id = ${organizationId}::uuid AND o.is_deleted = FALSE ${ownedBy(caller)} ${since}`
+    const [, rows, total] = await Promise.all([
       this.organizations.assertVisible(caller, organizationId),
-      this.prisma.interaction.findMany({
-        where: {
-          organizationId,
-          organization: visibleOrganizations(caller),
-          ...(query.since !== undefined ? { createdAt: { gte: new Date(query.since) } } : {})
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-        take: query.limit + 1,
-        skip: query.offset
-      })
+      this.prisma.$queryRaw<ListedInteraction[]>(Prisma.sql`
+        SELECT t.id, t.organization_id AS "organizationId", t.contact_id AS "contactId", t.user_id AS "userId",
+               t.type, t.subject, t.notes, t.created_at AS "createdAt", ${cursorTimestamp(Prisma.sql`t.created_at`)} AS "cursorAt"
+        ${fromWhere} ${afterNewestFirst(after)}
+        ORDER BY t.created_at DESC, t.id
+        LIMIT ${query.limit + 1} OFFSET ${query.offset}`),
+      countRows(this.prisma, fromWhere, query.count)
     ])
-    return paginate(rows.map(toInteraction), query.limit, query.offset)
+    const listed = this.lists.page(scope, query, rows, (row) => project(toInteraction(row), fields), (row) => [row.cursorAt, row.id])
+    Object.assign(listed.page, total)
+    return listed
   }
 
   /** Logged by the caller; a contact, when named, must be a live contact of the same organization. */

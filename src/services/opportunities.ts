@@ -2,12 +2,14 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client'
 import type { OpportunityStage } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
+import type { CursorScope } from '../lib/cursor'
 import { assertIfMatch } from '../lib/etag'
 import { NotFoundError } from '../lib/http-errors'
 import type { Page } from '../schemas/common'
-import type { Opportunity, OpportunityCreate, OpportunityListQuery, OpportunityUpdate, Stage } from '../schemas/opportunities'
+import { OPPORTUNITY_FIELDS, type Opportunity, type OpportunityCreate, type OpportunityListQuery, type OpportunityUpdate, type Stage } from '../schemas/opportunities'
 import { change, written, type Written } from './changes'
-import { paginate, scopeUserId, visibleOrganizations } from './scope'
+import { afterNewestFirst, countRows, cursorTimestamp, parseFields, project, type Lists, type Projected } from './listing'
+import { ownedBy, scopeUserId, visibleOrganizations } from './scope'
 import type { OrganizationService } from './organizations'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -32,6 +34,13 @@ function toOpportunity (row: Prisma.OpportunityGetPayload<Record<string, never>>
   }
 }
 
+/** A row of the list's own SQL: the stage as PostgreSQL spells it (the API's spelling). */
+type ListedOpportunity = Omit<Prisma.OpportunityGetPayload<Record<string, never>>, 'stage'> & { stage: Stage, cursorAt: string }
+
+function listedOpportunity (row: ListedOpportunity): Opportunity {
+  return toOpportunity({ ...row, stage: toPrismaStage(row.stage) })
+}
+
 function toData (input: OpportunityInput): Prisma.OpportunityUncheckedUpdateInput {
   return {
     ...(input.name !== undefined ? { name: input.name } : {}),
@@ -43,23 +52,29 @@ function toData (input: OpportunityInput): Prisma.OpportunityUncheckedUpdateInpu
 }
 
 export class OpportunityService {
-  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService) {}
+  constructor (private readonly prisma: PrismaClient, private readonly organizations: OrganizationService, private readonly lists: Lists) {}
 
-  async list (caller: Caller, organizationId: string, query: OpportunityListQuery): Promise<{ data: Opportunity[]; page: Page }> {
-    const [, rows] = await Promise.all([
+  /** Newest first (idx_opportunities_organization_created), optionally of one stage, by offset or cursor. */
+  async list (caller: Caller, organizationId: string, query: OpportunityListQuery): Promise<{ data: Array<Projected<Opportunity>>; page: Page }> {
+    const scope: CursorScope = { userId: caller.id, list: `opportunities:${organizationId.toLowerCase()}`, filters: { stage: query.stage }, sort: 'newest' }
+    const fields = parseFields(query.fields, OPPORTUNITY_FIELDS)
+    const after = this.lists.newestFirstPosition(scope, query)
+    const stage = query.stage === undefined ? Prisma.empty : Prisma.sql`AND t.stage = ${query.stage}::opportunity_stage`
+    const fromWhere = Prisma.sql`FROM opportunities t JOIN organizations o ON o.id = t.organization_id
+      WHERE t.organization_id = ${organizationId}::uuid AND o.is_deleted = FALSE ${ownedBy(caller)} ${stage}`
+    const [, rows, total] = await Promise.all([
       this.organizations.assertVisible(caller, organizationId),
-      this.prisma.opportunity.findMany({
-        where: {
-          organizationId,
-          organization: visibleOrganizations(caller),
-          ...(query.stage !== undefined ? { stage: toPrismaStage(query.stage) } : {})
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-        take: query.limit + 1,
-        skip: query.offset
-      })
+      this.prisma.$queryRaw<ListedOpportunity[]>(Prisma.sql`
+        SELECT t.id, t.organization_id AS "organizationId", t.name, t.stage::text AS stage, t.value, t.close_date AS "closeDate",
+               t.created_at AS "createdAt", t.updated_at AS "updatedAt", ${cursorTimestamp(Prisma.sql`t.created_at`)} AS "cursorAt"
+        ${fromWhere} ${afterNewestFirst(after)}
+        ORDER BY t.created_at DESC, t.id
+        LIMIT ${query.limit + 1} OFFSET ${query.offset}`),
+      countRows(this.prisma, fromWhere, query.count)
     ])
-    return paginate(rows.map(toOpportunity), query.limit, query.offset)
+    const listed = this.lists.page(scope, query, rows, (row) => project(listedOpportunity(row), fields), (row) => [row.cursorAt, row.id])
+    Object.assign(listed.page, total)
+    return listed
   }
 
   async create (caller: Caller, organizationId: string, input: OpportunityCreate): Promise<Written<Opportunity>> {

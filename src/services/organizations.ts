@@ -4,12 +4,15 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client'
 import type { PriorityLevel } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
+import type { CursorScope } from '../lib/cursor'
 import { assertIfMatch } from '../lib/etag'
 import { ForbiddenError, InvalidFieldError, NotFoundError } from '../lib/http-errors'
 import type { Page } from '../schemas/common'
-import type { Organization, OrganizationCreate, OrganizationListQuery, OrganizationSummary, OrganizationUpdate } from '../schemas/organizations'
+import { ORGANIZATION_FIELDS, type Organization, type OrganizationCreate, type OrganizationListQuery, type OrganizationSummary, type OrganizationUpdate } from '../schemas/organizations'
 import { change, written, type Written } from './changes'
-import { omitNull, paginate, scopeUserId, visibleOrganizations } from './scope'
+import { countRows, parseFields, project, type Lists, type Projected } from './listing'
+import { COUNT_FIELDS, listedOrganization, listingFromWhere, organizationPageQuery, positionOf, walkSnapshotOf, type ListedOrganizationRow } from './organization-listing'
+import { omitNull, scopeUserId, visibleOrganizations } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
 
@@ -60,7 +63,7 @@ function summaryFrom (row: ListingRow): OrganizationSummary {
  * a call costs no planning (docs/database.md, "Listing"). Exported for the
  * EXPLAIN tests, which run this exact text.
  */
-export function listingQuery (userId: string | null, query: Omit<OrganizationListQuery, 'assignedUserId'>): Prisma.Sql {
+export function listingQuery (userId: string | null, query: Pick<OrganizationListQuery, 'industrySegment' | 'priorityLevel' | 'search' | 'limit' | 'offset'>): Prisma.Sql {
   return Prisma.sql`
     SELECT * FROM get_organizations_optimized(
       ${userId}::uuid, ${query.industrySegment ?? null}::varchar, ${query.priorityLevel ?? null}::priority_level,
@@ -83,13 +86,26 @@ export function organizationQuery (id: string, userId: string | null): Prisma.Sq
 }
 
 export class OrganizationService {
-  constructor (private readonly prisma: PrismaClient) {}
+  constructor (private readonly prisma: PrismaClient, private readonly lists: Lists) {}
 
-  async list (caller: Caller, query: OrganizationListQuery): Promise<{ data: OrganizationSummary[]; page: Page }> {
+  /** The list of contract §3 and §6: one statement per shape (organization-listing.ts), counts and total only when asked. */
+  async list (caller: Caller, query: OrganizationListQuery): Promise<{ data: Array<Projected<OrganizationSummary>>; page: Page }> {
     // Members always get their own; an admin may narrow to one user.
-    const userId = caller.role === 'admin' ? (query.assignedUserId ?? null) : caller.id
-    const rows = await this.prisma.$queryRaw<ListingRow[]>(listingQuery(userId, { ...query, limit: query.limit + 1 }))
-    return paginate(rows.map(summaryFrom), query.limit, query.offset)
+    const userId = caller.role === 'admin' ? (query.assignedUserId?.toLowerCase() ?? null) : caller.id
+    const filters = { industrySegment: query.industrySegment, priorityLevel: query.priorityLevel, search: query.search, assignedUserId: userId ?? undefined }
+    const scope: CursorScope = { userId: caller.id, list: 'organizations', filters, sort: query.sort }
+    const fields = parseFields(query.fields, ORGANIZATION_FIELDS)
+    const after = this.lists.position(scope, query)
+    const counts = new Set(COUNT_FIELDS.filter((field) => fields === undefined || fields.has(field)))
+    const statement = organizationPageQuery({ userId, query: { ...query, limit: query.limit + 1 }, sort: query.sort, after, counts })
+    const [rows, total] = await Promise.all([
+      this.prisma.$queryRaw<ListedOrganizationRow[]>(statement),
+      countRows(this.prisma, listingFromWhere(userId, query), query.count)
+    ])
+    const walkSnapshot = walkSnapshotOf(after)
+    const listed = this.lists.page(scope, query, rows, (row) => project(listedOrganization(row), fields), (row) => positionOf(query.sort, row, walkSnapshot))
+    Object.assign(listed.page, total)
+    return listed
   }
 
   async get (caller: Caller, id: string): Promise<Organization> {

@@ -1,7 +1,7 @@
 // Row-level scoping (contract §2): a member reaches only the organizations
 // assigned to them, and everything hanging off those; an admin reaches all.
 // Rows out of scope are indistinguishable from missing ones (404).
-import type { Prisma } from '../../generated/prisma/client'
+import { Prisma } from '../../generated/prisma/client'
 import type { Caller } from '../lib/caller'
 import type { Page } from '../schemas/common'
 
@@ -13,6 +13,11 @@ export function visibleOrganizations (caller: Pick<Caller, 'id' | 'role'>): Pris
 /** NULL for an admin (every user's rows), else the member's own id: the SQL functions' convention. */
 export function scopeUserId (caller: Pick<Caller, 'id' | 'role'>): string | null {
   return caller.role === 'admin' ? null : caller.id
+}
+
+/** SQL for a list's join to organizations `o`: nothing for an admin, the member's own organizations otherwise. */
+export function ownedBy (caller: Pick<Caller, 'id' | 'role'>): Prisma.Sql {
+  return caller.role === 'admin' ? Prisma.empty : Prisma.sql`AND o.assigned_user_id = ${caller.id}::uuid`
 }
 
 /** Maps SQL NULL to an absent JSON field (contract §2: nulls are omitted). */

@@ -2,8 +2,10 @@
 // authentication and the dashboard timer: every database access of the
 // application goes through them.
 import fp from 'fastify-plugin'
+import { CursorCodec } from '../../lib/cursor'
 import { ContactService } from '../../services/contacts'
 import { DashboardService } from '../../services/dashboard'
+import { Lists } from '../../services/listing'
 import { InteractionService } from '../../services/interactions'
 import { OpportunityService } from '../../services/opportunities'
 import { OrganizationService } from '../../services/organizations'
@@ -27,12 +29,14 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const prisma = app.db.prisma
   const { url, ssl, connectTimeoutMs } = app.db.config
-  const organizations = new OrganizationService(prisma)
+  // Keyset cursors are signed with a key derived from JWT_SECRET: valid on every instance.
+  const lists = new Lists(new CursorCodec(app.config.jwtSecret))
+  const organizations = new OrganizationService(prisma, lists)
   app.decorate('services', {
     organizations,
-    contacts: new ContactService(prisma, organizations),
-    interactions: new InteractionService(prisma, organizations),
-    opportunities: new OpportunityService(prisma, organizations),
+    contacts: new ContactService(prisma, organizations, lists),
+    interactions: new InteractionService(prisma, organizations, lists),
+    opportunities: new OpportunityService(prisma, organizations, lists),
     users: new UserService(prisma),
     // Its refresh holds a session-level advisory lock on a connection of its own.
     dashboard: new DashboardService(prisma, { url, ssl, connectTimeoutMs })

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { withEtag } from '../../lib/etag'
-import { commonErrors, ErrorResponse, IdParams, IfMatchHeaders, PageOf, PageOnlyQuery } from '../../schemas/common'
-import { Contact, ContactCreate, ContactUpdate } from '../../schemas/contacts'
+import { commonErrors, ErrorResponse, IdParams, IfMatchHeaders, PageOf } from '../../schemas/common'
+import { Contact, ContactCreate, ContactListItem, ContactListQuery, ContactUpdate } from '../../schemas/contacts'
 
 const tags = ['contacts']
 const security = [{ bearerAuth: [] }]
@@ -16,10 +16,10 @@ const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       summary: 'List an organization\'s contacts, newest first',
       params: IdParams,
-      querystring: PageOnlyQuery,
-      response: { 200: PageOf(Contact), ...commonErrors }
+      querystring: ContactListQuery,
+      response: { 200: PageOf(ContactListItem), ...commonErrors }
     }
-  }, async (request) => await contacts.list(request.caller, request.params.id, request.query.limit, request.query.offset))
+  }, async (request) => await contacts.list(request.caller, request.params.id, request.query))
 
   app.post('/organizations/:id/contacts', {
     schema: {

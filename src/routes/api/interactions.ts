@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { commonErrors, IdParams, PageOf } from '../../schemas/common'
-import { Interaction, InteractionCreate, InteractionListQuery } from '../../schemas/interactions'
+import { Interaction, InteractionListItem, InteractionCreate, InteractionListQuery } from '../../schemas/interactions'
 
 const tags = ['interactions']
 const security = [{ bearerAuth: [] }]
@@ -15,7 +15,7 @@ const interactionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List an organization\'s interactions, newest first',
       params: IdParams,
       querystring: InteractionListQuery,
-      response: { 200: PageOf(Interaction), ...commonErrors }
+      response: { 200: PageOf(InteractionListItem), ...commonErrors }
     }
   }, async (request) => await interactions.list(request.caller, request.params.id, request.query))
 

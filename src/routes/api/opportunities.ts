@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { withEtag } from '../../lib/etag'
 import { commonErrors, ErrorResponse, IdParams, IfMatchHeaders, PageOf } from '../../schemas/common'
-import { Opportunity, OpportunityCreate, OpportunityListQuery, OpportunityUpdate } from '../../schemas/opportunities'
+import { Opportunity, OpportunityListItem, OpportunityCreate, OpportunityListQuery, OpportunityUpdate } from '../../schemas/opportunities'
 
 const tags = ['opportunities']
 const security = [{ bearerAuth: [] }]
@@ -16,7 +16,7 @@ const opportunityRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List an organization\'s opportunities, newest first',
       params: IdParams,
       querystring: OpportunityListQuery,
-      response: { 200: PageOf(Opportunity), ...commonErrors }
+      response: { 200: PageOf(OpportunityListItem), ...commonErrors }
     }
   }, async (request) => await opportunities.list(request.caller, request.params.id, request.query))
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { withEtag } from '../../lib/etag'
 import { commonErrors, ErrorResponse, IdParams, IfMatchHeaders, PageOf } from '../../schemas/common'
-import { Organization, OrganizationCreate, OrganizationListQuery, OrganizationSummary, OrganizationUpdate } from '../../schemas/organizations'
+import { Organization, OrganizationCreate, OrganizationListItem, OrganizationListQuery, OrganizationUpdate } from '../../schemas/organizations'
 
 const tags = ['organizations']
 const security = [{ bearerAuth: [] }]
@@ -14,9 +14,9 @@ const organizationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags,
       security,
-      summary: 'List organizations (priority A first, then newest)',
+      summary: 'List organizations (sort=priority: A first, then newest; or by name, or most recently changed)',
       querystring: OrganizationListQuery,
-      response: { 200: PageOf(OrganizationSummary), ...commonErrors }
+      response: { 200: PageOf(OrganizationListItem), ...commonErrors }
     }
   }, async (request) => await organizations.list(request.caller, request.query))
 

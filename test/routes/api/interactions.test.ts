@@ -201,10 +201,10 @@ t.test('interactions API', async (t) => {
 
     const page1 = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?limit=2` })
     t.same(page1.json().data.map((i: { id: string }) => i.id), [apr, mar])
-    t.same(page1.json().page, { limit: 2, offset: 0, hasMore: true })
+    t.match(page1.json().page, { limit: 2, offset: 0, hasMore: true, nextCursor: String })
     const page2 = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?limit=2&offset=2` })
     t.same(page2.json().data.map((i: { id: string }) => i.id), [feb, jan])
-    t.same(page2.json().page, { limit: 2, offset: 2, hasMore: true })
+    t.match(page2.json().page, { limit: 2, offset: 2, hasMore: true, nextCursor: String })
     const page3 = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?limit=2&offset=4` })
     t.same(page3.json().data.map((i: { id: string }) => i.id), [dec])
     t.same(page3.json().page, { limit: 2, offset: 4, hasMore: false })
@@ -218,7 +218,7 @@ t.test('interactions API', async (t) => {
     t.same(offsetZone.json().data.map((i: { id: string }) => i.id), [apr, mar], 'a since with a UTC offset is the same instant')
     const sincePaged = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?since=2024-01-01T00:00:00Z&limit=2&offset=1` })
     t.same(sincePaged.json().data.map((i: { id: string }) => i.id), [mar, feb], 'since combines with limit/offset')
-    t.same(sincePaged.json().page, { limit: 2, offset: 1, hasMore: true })
+    t.match(sincePaged.json().page, { limit: 2, offset: 1, hasMore: true, nextCursor: String })
     const future = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?since=2999-01-01T00:00:00Z` })
     t.same(future.json(), { data: [], page: { limit: 50, offset: 0, hasMore: false } })
 
@@ -226,7 +226,7 @@ t.test('interactions API', async (t) => {
     t.equal(created.statusCode, 201)
     const afterCreate = await as(app, memberA, { method: 'GET', url: `${API}/organizations/${org}/interactions?limit=1` })
     t.same(afterCreate.json().data, [created.json()], 'a new interaction comes first and reads back as created')
-    t.same(afterCreate.json().page, { limit: 1, offset: 0, hasMore: true })
+    t.match(afterCreate.json().page, { limit: 1, offset: 0, hasMore: true, nextCursor: String })
 
     const before = await allInteractions()
     const invalid: Array<[string, string]> = [

@@ -135,7 +135,8 @@ t.test('organizations', async (t) => {
       ['priorityLevel=E', /^querystring\.priorityLevel /],
       ['assignedUserId=123', /^querystring\.assignedUserId must match format "uuid"/],
       ['search=', /^querystring\.search must NOT have fewer than 1 characters/],
-      ['sort=name', /^querystring\.sort is not allowed$/]
+      ['sort=size', /^querystring\.sort must be equal to one of the allowed values/],
+      ['order=name', /^querystring\.order is not allowed$/]
     ] as Array<[string, RegExp]>) {
       const res = await as(app, alice, { method: 'GET', url: `${ORGS}?${query}` })
       t.equal(res.statusCode, 400, query)
@@ -277,7 +278,8 @@ t.test('organizations', async (t) => {
       const res = await as(app, lister!, { method: 'GET', url: `${ORGS}?limit=10&offset=${offset}` })
       t.equal(res.statusCode, 200)
       const body = res.json()
-      t.same(body.page, { limit: 10, offset, hasMore: offset + 10 < 23 })
+      t.match(body.page, { limit: 10, offset, hasMore: offset + 10 < 23 })
+      t.equal(typeof body.page.nextCursor, body.page.hasMore === true ? 'string' : 'undefined', 'a cursor exactly when more follow')
       seen.push(...body.data.map((o: { id: string }) => o.id))
       if (!body.page.hasMore) break
     }
