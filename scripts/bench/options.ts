@@ -19,7 +19,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-build          with --server dist: use the existing dist/ as is
   --prisma-iterations N calls per variant and mode in the prisma micro-scenario (default 2000)
   --results-dir DIR     where the JSON goes (default bench/results)
-  --check               exit 3 when a target is missed`
+  --check               exit 3 when a target is missed
+  --accept-encoding V   Accept-Encoding of the service's GETs (default "gzip, deflate, br"; none = no header)
+  --tool auto|wrk|autocannon  load generator: wrk when installed (default auto), else autocannon
+  --profile             also write a CPU profile of the service (node --cpu-prof) during one scenario and print its top entries
+  --profile-scenario K  the scenario profiled (default d)`
 
 /** In the order they run: each ceiling just before the scenarios measured against it. */
 export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'b', 'e', 'prisma'] as const
@@ -67,6 +71,9 @@ export interface BenchOptions {
   prismaIterations: number
   resultsDir: string
   check: boolean
+  acceptEncoding?: string
+  tool: 'auto' | 'wrk' | 'autocannon'
+  profile?: ScenarioKey
 }
 
 function scenarioList (value: string): ScenarioKey[] {
@@ -95,8 +102,13 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     'skip-build': { type: 'boolean', default: false },
     'prisma-iterations': { type: 'string', default: '2000' },
     'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
-    check: { type: 'boolean', default: false }
+    check: { type: 'boolean', default: false },
+    'accept-encoding': { type: 'string', default: 'gzip, deflate, br' },
+    tool: { type: 'string', default: 'auto' },
+    profile: { type: 'boolean', default: false },
+    'profile-scenario': { type: 'string', default: 'd' }
   })
+  const profiled = oneOf('profile-scenario', values['profile-scenario'], ['a', 'b', 'c', 'c2', 'd', 'e'])
   const organizations = integer('organizations', values.organizations, { min: 1, max: 100_000_000 })
   const server = oneOf('server', values.server, ['dist', 'ts'])
   const databaseUrl = urlWithScheme('database-url', values['database-url'] ?? `postgresql://root@127.0.0.1:5432/crm_bench_${organizations}`, ['postgres', 'postgresql'])
@@ -115,6 +127,9 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     skipBuild: values['skip-build'],
     prismaIterations: integer('prisma-iterations', values['prisma-iterations'], { min: 10, max: 10_000_000 }),
     resultsDir: path.resolve(values['results-dir']),
-    check: values.check
+    check: values.check,
+    acceptEncoding: values['accept-encoding'] === 'none' ? undefined : values['accept-encoding'],
+    tool: oneOf('tool', values.tool, ['auto', 'wrk', 'autocannon']),
+    ...(values.profile ? { profile: profiled } : {})
   }
 }
