@@ -23,6 +23,8 @@ export interface ScenarioResult {
   statusCodes: Record<string, number>
   xCache?: Record<string, number>
   bytesPerResponse?: number
+  /** The highest event-loop delay the service reported during the run (wrk runs). */
+  eventLoopDelayMaxMs?: number
   ceiling?: 'http-ceiling' | 'db-ceiling'
   ratio?: number
   notes: string[]
@@ -107,8 +109,24 @@ function specPaths (spec: CannonSpec, count: number): string[] | undefined {
   return paths
 }
 
+export interface RuntimeProbe { counts: Counter, eventLoopDelayMs?: number }
+
+/** Reads the probe every 500 ms until stopped: the highest event-loop delay seen. */
+function sampleEventLoop (probe: () => Promise<RuntimeProbe | undefined>): () => Promise<number | undefined> {
+  let max: number | undefined
+  const state = { running: true }
+  const loop = (async () => {
+    while (state.running) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const delay = (await probe())?.eventLoopDelayMs
+      if (delay !== undefined && (max === undefined || delay > max)) max = delay
+    }
+  })()
+  return async () => { state.running = false; await loop; return max }
+}
+
 async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec }, paths: (spec: CannonSpec, s: number) => string[] | undefined,
-  cacheCounts?: () => Promise<Counter | undefined>): Promise<ScenarioResult | undefined> {
+  probe?: () => Promise<RuntimeProbe | undefined>): Promise<ScenarioResult | undefined> {
   const run = async (durationS: number): Promise<Awaited<ReturnType<typeof runWrk>> | undefined> => {
     const { spec } = build()
     // Enough distinct URLs that a cache-busting run never wraps around (at 8,000 req/s).
@@ -117,10 +135,12 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
     return await runWrk({ base: spec.base, paths: list, headers: spec.headers, connections: opts.connections, durationS })
   }
   if (opts.warmupS > 0 && await run(opts.warmupS) === undefined) return undefined
-  const before = await cacheCounts?.()
+  const before = (await probe?.())?.counts
+  const stopSampling = probe === undefined ? undefined : sampleEventLoop(probe)
   const r = await run(opts.durationS)
+  const eventLoopMaxMs = await stopSampling?.()
   if (r === undefined) return undefined
-  const after = await cacheCounts?.()
+  const after = (await probe?.())?.counts
   const xCache = before === undefined || after === undefined
     ? undefined
     : Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0))
@@ -138,18 +158,20 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
     statusCodes: {},
     xCache,
     bytesPerResponse: r.requests === 0 ? undefined : Math.round(r.bytes / r.requests),
-    notes: []
+    ...(eventLoopMaxMs === undefined ? {} : { eventLoopDelayMaxMs: eventLoopMaxMs }),
+    notes: eventLoopMaxMs === undefined ? [] : [`service event-loop delay: at most ${eventLoopMaxMs.toFixed(1)} ms (under-pressure's mean per sample interval, read every 500 ms)`]
   }
 }
 
 /**
- * A scenario: warm-up (discarded), then the measured run. `cacheCounts`
- * reads the service's cache counters (X-Cache is not seen per response with wrk).
+ * A scenario: warm-up (discarded), then the measured run. `probe` reads the
+ * service's cache counters (X-Cache is not seen per response with wrk) and
+ * event-loop delay.
  */
 export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec; xCache?: Counter },
-  cacheCounts?: () => Promise<Counter | undefined>): Promise<ScenarioResult> {
+  probe?: () => Promise<RuntimeProbe | undefined>): Promise<ScenarioResult> {
   if (loadTool(opts).name === 'wrk') {
-    const result = await withWrk(opts, key, build, specPaths, cacheCounts)
+    const result = await withWrk(opts, key, build, specPaths, probe)
     if (result !== undefined) return result
   }
   if (opts.warmupS > 0) {

@@ -15,7 +15,16 @@ interface ProfileNode { id: number, callFrame: CallFrame }
 interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
 export interface ProfileEntry { name: string, ms: number, share: number }
-export interface ProfileSummary { file: string, totalMs: number, byPackage: ProfileEntry[], byFunction: ProfileEntry[] }
+export interface ProfileSummary {
+  file: string
+  totalMs: number
+  /** Sampled time not idle (start-up and warm-up included). */
+  busyMs: number
+  /** Requests the profiled scenario's measured run answered (not its warm-up). */
+  requests?: number
+  byPackage: ProfileEntry[]
+  byFunction: ProfileEntry[]
+}
 
 /** Where a frame's code comes from: a package, a Node.js module, the service's own file, or V8's pseudo-frames. */
 export function packageOf (frame: CallFrame): string {
@@ -54,7 +63,8 @@ export function summarizeProfile (file: string, n = 20): ProfileSummary {
     functions.set(fn, (functions.get(fn) ?? 0) + us / 1000)
   }
   const totalMs = totalUs / 1000
-  return { file, totalMs, byPackage: top(packages, totalMs, n), byFunction: top(functions, totalMs, n) }
+  const busyMs = totalMs - (packages.get('(idle)') ?? 0)
+  return { file, totalMs, busyMs, byPackage: top(packages, totalMs, n), byFunction: top(functions, totalMs, n) }
 }
 
 /** The newest .cpuprofile in `dir`. */
@@ -66,7 +76,9 @@ export function newestProfile (dir: string): string | undefined {
 export function formatProfile (summary: ProfileSummary, scenario: string): string {
   const rows = (entries: ProfileEntry[]): string => entries.map((e) => `  ${(100 * e.share).toFixed(1).padStart(5)} %  ${e.ms.toFixed(0).padStart(7)} ms  ${e.name}`).join('\n')
   return [
-    `\nCPU profile of the service during (${scenario}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${path.relative(process.cwd(), summary.file)}`,
+    `\nCPU profile of the service during (${scenario}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(summary.busyMs / 1000).toFixed(1)} s busy` +
+      (summary.requests === undefined || summary.requests === 0 ? '' : ` (${(1000 * summary.busyMs / summary.requests).toFixed(0)} µs per measured request, start-up and warm-up included)`),
+    `  ${path.relative(process.cwd(), summary.file)}`,
     'self time by package (node:… are Node.js modules, (idle) is time waiting, src/dist files are the service\'s own):',
     rows(summary.byPackage),
     'self time by function:',
@@ -84,14 +96,16 @@ export async function profileScenario (ctx: Context, key: ScenarioKey, secret: s
   const measured = ctx.service
   const service = await startService(ctx.opts, secret, prefix, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   const started = Date.now()
+  let requests: number | undefined
   try {
     ctx.service = service
-    await scenario(ctx, key)
+    const result = await scenario(ctx, key)
+    if ('requests' in result) requests = result.requests
   } finally {
     ctx.service = measured
     await stopChild(service.child, 15_000)
   }
   const file = newestProfile(dir)
   if (file === undefined || fs.statSync(file).mtimeMs < started) throw new Error(`the profiled service wrote no profile in ${dir}:\n${service.output().slice(-2000)}`)
-  return summarizeProfile(file)
+  return { ...summarizeProfile(file), requests }
 }

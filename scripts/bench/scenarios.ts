@@ -5,7 +5,7 @@ import type pg from 'pg'
 import { httpGet } from '../lib/http-get'
 import type { ListSpec } from '../lib/list-spec'
 import type { Dataset, Member } from './dataset'
-import { cacheCounter, measureHttp, type Counter, type ScenarioResult } from './http-load'
+import { cacheCounter, measureHttp, type RuntimeProbe, type ScenarioResult } from './http-load'
 import { listGenerator, listPath } from './list-generator'
 import { TITLES, type BenchOptions, type ScenarioKey } from './options'
 import { prismaScenario, type PrismaResult } from './prisma-micro'
@@ -35,13 +35,18 @@ export interface Context {
   wrote: boolean
 }
 
-/** The service's cache counters as X-Cache outcomes (admin runtime), for load generators that do not read each answer. */
-async function cacheCounts (ctx: Context): Promise<Counter | undefined> {
+/**
+ * The service's admin runtime: its cache counters as X-Cache outcomes, for
+ * load generators that do not read each answer, and its event-loop delay
+ * (under-pressure's mean over its last sample interval).
+ */
+async function runtimeProbe (ctx: Context): Promise<RuntimeProbe | undefined> {
   if (ctx.service === undefined || ctx.adminAuth === undefined) return undefined
   const answer = await httpGet(`${ctx.service.base}/api/v1/admin/runtime`, ctx.adminAuth).catch(() => undefined)
   if (answer?.status !== 200) return undefined
-  const { cache } = JSON.parse(answer.body.toString()) as { cache: { hits: number, misses: number, bypasses: number } }
-  return { HIT: cache.hits, MISS: cache.misses, BYPASS: cache.bypasses }
+  type Runtime = { cache: { hits: number, misses: number, bypasses: number }, pressure: { eventLoopDelay?: number } }
+  const { cache, pressure } = JSON.parse(answer.body.toString()) as Runtime
+  return { counts: { HIT: cache.hits, MISS: cache.misses, BYPASS: cache.bypasses }, eventLoopDelayMs: pressure.eventLoopDelay }
 }
 
 export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult> {
@@ -50,7 +55,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
   const base = service?.base ?? ''
   // The service's GETs carry the Accept-Encoding a browser sends (--accept-encoding).
   const headers = opts.acceptEncoding === undefined ? ctx.auth : { ...ctx.auth, 'accept-encoding': opts.acceptEncoding }
-  const counts = async (): Promise<Counter | undefined> => await cacheCounts(ctx)
+  const counts = async (): Promise<RuntimeProbe | undefined> => await runtimeProbe(ctx)
   const encoding = opts.acceptEncoding === undefined ? 'no Accept-Encoding (uncompressed)' : `Accept-Encoding: ${opts.acceptEncoding}`
   switch (key) {
     case 'http-ceiling': {
