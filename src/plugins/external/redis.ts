@@ -34,9 +34,6 @@ export default fp(async (app) => {
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(timeout, 1000),
     commandTimeout: timeout,
-    // Commands issued in the same event-loop tick (concurrent requests'
-    // lookups) leave in one socket write: fewer syscalls per hit.
-    enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
   })
   let lastError = ''
