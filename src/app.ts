@@ -24,6 +24,7 @@ import requestLog from './plugins/external/request-log'
 import responseHeaders from './plugins/external/response-headers'
 import authPlugin from './plugins/app/auth'
 import dashboardRefresh from './plugins/app/dashboard-refresh'
+import rateLimit from './plugins/app/rate-limit'
 import responseCache from './plugins/app/response-cache'
 import servicesPlugin from './plugins/app/services'
 import apiRoutes from './routes/api'
@@ -88,6 +89,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(servicesPlugin)
   await app.register(authPlugin)
   await app.register(responseCache)
+  await app.register(rateLimit)
   await app.register(dashboardRefresh)
 
   // Routes (src/routes).

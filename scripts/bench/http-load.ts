@@ -1,9 +1,12 @@
-// The HTTP load of the bench: autocannon runs, their latencies taken from
-// every response, the X-Cache answers counted, summarized per scenario.
+// The HTTP load of the bench: wrk runs when wrk is installed (wrk.ts), else
+// autocannon runs, their latencies taken from every response, the X-Cache
+// answers counted (with wrk: from the service's cache counters before and
+// after), summarized per scenario.
 import type http from 'node:http'
 import autocannon from 'autocannon'
 import { latencyStats, type LatencyStats } from '../lib/stats'
 import { TITLES, type BenchOptions, type ScenarioKey } from './options'
+import { runWrk, wrkVersion } from './wrk'
 
 export interface ScenarioResult {
   key: ScenarioKey
@@ -20,6 +23,8 @@ export interface ScenarioResult {
   statusCodes: Record<string, number>
   xCache?: Record<string, number>
   bytesPerResponse?: number
+  /** The highest event-loop delay the service reported during the run (wrk runs). */
+  eventLoopDelayMaxMs?: number
   ceiling?: 'http-ceiling' | 'db-ceiling'
   ratio?: number
   notes: string[]
@@ -81,8 +86,94 @@ function summarize (key: ScenarioKey, result: autocannon.Result, latencies: numb
   }
 }
 
-/** A scenario: warm-up (discarded), then the measured run. */
-export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec; xCache?: Counter }): Promise<ScenarioResult> {
+/** The load generator the options pick: wrk when asked for or installed, else autocannon. */
+export function loadTool (opts: Pick<BenchOptions, 'tool'>): { name: 'wrk' | 'autocannon', version: string } {
+  const wrk = opts.tool === 'autocannon' ? undefined : wrkVersion()
+  if (opts.tool === 'wrk' && wrk === undefined) throw new Error('--tool wrk: wrk is not installed (Debian: apt-get install wrk)')
+  if (wrk !== undefined) return { name: 'wrk', version: wrk }
+  return { name: 'autocannon', version: `autocannon ${(require('autocannon/package.json') as { version: string }).version}` }
+}
+
+/** The paths a spec's requests produce, for wrk to cycle through (a setupRequest is called for each). */
+function specPaths (spec: CannonSpec, count: number): string[] | undefined {
+  if (spec.requests.some((r) => (r.method ?? 'GET') !== 'GET' || r.body !== undefined)) return undefined // writes: autocannon
+  const paths: string[] = []
+  for (let i = 0; paths.length < count; i++) {
+    const request = spec.requests[i % spec.requests.length]!
+    const setup = request.setupRequest as ((req: autocannon.Request, context: object) => autocannon.Request | undefined) | undefined
+    const path = setup === undefined ? request.path : setup({ ...request }, {})?.path
+    if (path === undefined) break
+    paths.push(path)
+    if (spec.requests.every((r) => r.setupRequest === undefined) && paths.length >= spec.requests.length) break
+  }
+  return paths
+}
+
+export interface RuntimeProbe { counts: Counter, eventLoopDelayMs?: number }
+
+/** Reads the probe every 500 ms until stopped: the highest event-loop delay seen. */
+function sampleEventLoop (probe: () => Promise<RuntimeProbe | undefined>): () => Promise<number | undefined> {
+  let max: number | undefined
+  const state = { running: true }
+  const loop = (async () => {
+    while (state.running) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const delay = (await probe())?.eventLoopDelayMs
+      if (delay !== undefined && (max === undefined || delay > max)) max = delay
+    }
+  })()
+  return async () => { state.running = false; await loop; return max }
+}
+
+async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec }, paths: (spec: CannonSpec, s: number) => string[] | undefined,
+  probe?: () => Promise<RuntimeProbe | undefined>): Promise<ScenarioResult | undefined> {
+  const run = async (durationS: number): Promise<Awaited<ReturnType<typeof runWrk>> | undefined> => {
+    const { spec } = build()
+    // Enough distinct URLs that a cache-busting run never wraps around (at 8,000 req/s).
+    const list = paths(spec, Math.min(durationS * 8000, 400_000))
+    if (list === undefined) return undefined
+    return await runWrk({ base: spec.base, paths: list, headers: spec.headers, connections: opts.connections, durationS })
+  }
+  if (opts.warmupS > 0 && await run(opts.warmupS) === undefined) return undefined
+  const before = (await probe?.())?.counts
+  const stopSampling = probe === undefined ? undefined : sampleEventLoop(probe)
+  const r = await run(opts.durationS)
+  const eventLoopMaxMs = await stopSampling?.()
+  if (r === undefined) return undefined
+  const after = (await probe?.())?.counts
+  const xCache = before === undefined || after === undefined
+    ? undefined
+    : Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0))
+  return {
+    key,
+    title: TITLES[key],
+    tool: 'wrk',
+    requests: r.requests,
+    durationS: r.durationS,
+    reqPerSec: r.requests / r.durationS,
+    latencyMs: r.latencyMs,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    statusCodes: {},
+    xCache,
+    bytesPerResponse: r.requests === 0 ? undefined : Math.round(r.bytes / r.requests),
+    ...(eventLoopMaxMs === undefined ? {} : { eventLoopDelayMaxMs: eventLoopMaxMs }),
+    notes: eventLoopMaxMs === undefined ? [] : [`service event-loop delay: at most ${eventLoopMaxMs.toFixed(1)} ms (under-pressure's mean per sample interval, read every 500 ms)`]
+  }
+}
+
+/**
+ * A scenario: warm-up (discarded), then the measured run. `probe` reads the
+ * service's cache counters (X-Cache is not seen per response with wrk) and
+ * event-loop delay.
+ */
+export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec; xCache?: Counter },
+  probe?: () => Promise<RuntimeProbe | undefined>): Promise<ScenarioResult> {
+  if (loadTool(opts).name === 'wrk') {
+    const result = await withWrk(opts, key, build, specPaths, probe)
+    if (result !== undefined) return result
+  }
   if (opts.warmupS > 0) {
     const warm = build()
     await cannon(warm.spec, opts.connections, opts.warmupS)

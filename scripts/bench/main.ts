@@ -6,7 +6,7 @@
 // migrations are applied on every run), builds and starts the service as a
 // child process (production mode, Redis cache, rate limit out of reach),
 // mints a token for the member with the median number of organizations, and
-// loads it with autocannon (wrk is not used) scenario by scenario:
+// loads it with wrk when installed, else autocannon, scenario by scenario:
 //
 //   a   list, cached: the same URL over and over (X-Cache HIT)
 //   b   list, cache-busting: every request a new offset/filter/search combination (all MISS)
@@ -48,6 +48,8 @@ import { buildService } from '../lib/service'
 import { redactUrl } from '../lib/urls'
 import { pickMember, prepareDatabase } from './dataset'
 import { HTTP_SCENARIOS, parseBenchArgs, TITLES, USAGE, type BenchOptions } from './options'
+import { loadTool } from './http-load'
+import { formatProfile, profileScenario, type ProfileSummary } from './profile'
 import { applyRatios, evaluateTargets, fmt, fmtInt, isHttp, medians, report, type RunResults } from './report'
 import { CEILING_PATH, LIST_CACHED_PATH, scenario, WRITE_SUBJECT, type Context } from './scenarios'
 import { startCeilingServer, startService } from './servers'
@@ -91,7 +93,8 @@ async function main (): Promise<number> {
   const startedAt = new Date()
   const host = machine()
   console.log(`crm bench: ${opts.organizations} organizations (layout ${opts.layout}), ${opts.durationS} s per scenario (+${opts.warmupS} s warm-up), ${opts.connections} connections, ${opts.runs} run(s)`)
-  console.log(`load generator: autocannon ${String(host.autocannon)} (in process); DB ceiling: raw pg loop in a child process; scenarios: ${opts.only.join(', ')}`)
+  const tool = loadTool(opts)
+  console.log(`load generator: ${tool.name === 'wrk' ? `${tool.version} (wrk for GET scenarios, autocannon for the write mix)` : `${tool.version} (in process${opts.tool === 'auto' ? '; wrk is not installed' : ''})`}; DB ceiling: raw pg loop in a child process; scenarios: ${opts.only.join(', ')}`)
   console.log(`machine: ${host.cpus as number} × ${String(host.cpuModel)}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 
   const dataset = await prepareDatabase(opts)
@@ -102,6 +105,7 @@ async function main (): Promise<number> {
   const services: ChildProcess[] = []
   const runs: RunResults[] = []
   let runtime: unknown
+  let profile: ProfileSummary | undefined
   let serverInfo: Record<string, unknown> | undefined
   try {
     const member = await pickMember(pool)
@@ -123,6 +127,7 @@ async function main (): Promise<number> {
       spec,
       ids: idRows.map((r) => r.id),
       auth: { authorization: `Bearer ${sign({ sub: member.id })}` },
+      ...(adminRow === undefined ? {} : { adminAuth: { authorization: `Bearer ${sign({ sub: adminRow.id })}` } }),
       seenListUrls: new Set(),
       counters: { c: 0, c2: 0, post: 0, patch: 0 },
       wrote: false
@@ -174,6 +179,11 @@ async function main (): Promise<number> {
       runs.push(results)
     }
 
+    if (opts.profile !== undefined && ctx.service !== undefined) {
+      console.log(`profiling (${opts.profile}) on a second service under node --cpu-prof…`)
+      profile = await profileScenario(ctx, opts.profile, secret, prefix, path.join(opts.resultsDir, 'profiles'))
+    }
+
     if (ctx.service !== undefined && adminRow !== undefined) {
       const answer = await httpGet(`${ctx.service.base}/api/v1/admin/runtime`, { authorization: `Bearer ${sign({ sub: adminRow.id })}` }).catch(() => undefined)
       if (answer?.status === 200) runtime = JSON.parse(answer.body.toString()) as unknown
@@ -188,6 +198,7 @@ async function main (): Promise<number> {
   const summary = medians(runs)
   const targets = evaluateTargets(summary, opts.organizations)
   console.log(report(summary, targets, opts.runs))
+  if (profile !== undefined) console.log(formatProfile(profile, opts.profile!))
   const serviceLog = ctx?.service?.output() ?? ''
   const warnings = serviceLog.split('\n').filter((l) => /"level":(40|50|60)/.test(l))
   if (warnings.length > 0) console.log(`\nthe service logged ${warnings.length} warning/error lines; first: ${warnings[0]!.slice(0, 300)}`)
@@ -200,7 +211,7 @@ async function main (): Promise<number> {
     version: 1,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
-    loadGenerator: `autocannon ${String(host.autocannon)}`,
+    loadGenerator: tool.version,
     dbCeilingMethod: 'raw pg loop (node-postgres Pool, child process)',
     machine: { ...host, loadavgAtEnd: os.loadavg() },
     options: { ...opts, databaseUrl: redactUrl(opts.databaseUrl) },
@@ -211,6 +222,7 @@ async function main (): Promise<number> {
     median: summary,
     targets,
     serviceRuntime: runtime,
+    ...(profile === undefined ? {} : { profile: { ...profile, scenario: opts.profile } }),
     serviceWarnings: warnings.slice(0, 50)
   }, null, 2))
   console.log(`\nwritten ${path.relative(process.cwd(), file)}`)

@@ -22,7 +22,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --prisma-iterations N calls per variant and mode in the prisma micro-scenario (default 2000)
   --db-calls N          sequential calls per statement and variant in db-latency (default 1000)
   --results-dir DIR     where the JSON goes (default bench/results)
-  --check               exit 3 when a target is missed`
+  --check               exit 3 when a target is missed
+  --accept-encoding V   Accept-Encoding of the service's GETs (default "gzip, deflate, br"; none = no header)
+  --tool auto|wrk|autocannon  load generator: wrk when installed (default auto), else autocannon
+  --profile             also write a CPU profile of the service (node --cpu-prof) during one scenario and print its top entries
+  --profile-scenario K  the scenario profiled (default d)`
 
 /** In the order they run: each ceiling just before the scenarios measured against it. */
 export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'e', 'prisma'] as const
@@ -74,6 +78,9 @@ export interface BenchOptions {
   dbCalls: number
   resultsDir: string
   check: boolean
+  acceptEncoding?: string
+  tool: 'auto' | 'wrk' | 'autocannon'
+  profile?: ScenarioKey
 }
 
 function scenarioList (value: string): ScenarioKey[] {
@@ -104,8 +111,13 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     'prisma-iterations': { type: 'string', default: '2000' },
     'db-calls': { type: 'string', default: '1000' },
     'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
-    check: { type: 'boolean', default: false }
+    check: { type: 'boolean', default: false },
+    'accept-encoding': { type: 'string', default: 'gzip, deflate, br' },
+    tool: { type: 'string', default: 'auto' },
+    profile: { type: 'boolean', default: false },
+    'profile-scenario': { type: 'string', default: 'd' }
   })
+  const profiled = oneOf('profile-scenario', values['profile-scenario'], ['a', 'b', 'c', 'c2', 'd', 'e'])
   const organizations = integer('organizations', values.organizations, { min: 1, max: 100_000_000 })
   const server = oneOf('server', values.server, ['dist', 'ts'])
   const layout = oneOf('layout', values.layout, SEED_LAYOUTS)
@@ -128,6 +140,9 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     prismaIterations: integer('prisma-iterations', values['prisma-iterations'], { min: 10, max: 10_000_000 }),
     dbCalls: integer('db-calls', values['db-calls'], { min: 10, max: 1_000_000 }),
     resultsDir: path.resolve(values['results-dir']),
-    check: values.check
+    check: values.check,
+    acceptEncoding: values['accept-encoding'] === 'none' ? undefined : values['accept-encoding'],
+    tool: oneOf('tool', values.tool, ['auto', 'wrk', 'autocannon']),
+    ...(values.profile ? { profile: profiled } : {})
   }
 }

@@ -6,7 +6,7 @@ import { httpGet } from '../lib/http-get'
 import type { ListSpec } from '../lib/list-spec'
 import type { Dataset, Member } from './dataset'
 import { runDbLatency, type DbLatencyResult } from './db-side'
-import { cacheCounter, measureHttp, type ScenarioResult } from './http-load'
+import { cacheCounter, measureHttp, type RuntimeProbe, type ScenarioResult } from './http-load'
 import { listGenerator, listPath } from './list-generator'
 import { TITLES, type BenchOptions, type ScenarioKey } from './options'
 import { prismaScenario, type PrismaResult } from './prisma-micro'
@@ -27,6 +27,8 @@ export interface Context {
   service?: Service
   ceiling?: { base: string; bodyBytes: number }
   auth: Record<string, string>
+  /** An admin's token, to read the service's cache counters (admin runtime). */
+  adminAuth?: Record<string, string>
   seenListUrls: Set<string>
   /** Counters shared by runs so ids rotate on (and c2's URLs stay unique). */
   counters: { c: number; c2: number; post: number; patch: number }
@@ -34,11 +36,28 @@ export interface Context {
   wrote: boolean
 }
 
+/**
+ * The service's admin runtime: its cache counters as X-Cache outcomes, for
+ * load generators that do not read each answer, and its event-loop delay
+ * (under-pressure's mean over its last sample interval).
+ */
+async function runtimeProbe (ctx: Context): Promise<RuntimeProbe | undefined> {
+  if (ctx.service === undefined || ctx.adminAuth === undefined) return undefined
+  const answer = await httpGet(`${ctx.service.base}/api/v1/admin/runtime`, ctx.adminAuth).catch(() => undefined)
+  if (answer?.status !== 200) return undefined
+  type Runtime = { cache: { hits: number, misses: number, bypasses: number }, pressure: { eventLoopDelay?: number } }
+  const { cache, pressure } = JSON.parse(answer.body.toString()) as Runtime
+  return { counts: { HIT: cache.hits, MISS: cache.misses, BYPASS: cache.bypasses }, eventLoopDelayMs: pressure.eventLoopDelay }
+}
+
 export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult | DbLatencyResult> {
   const { opts, ids } = ctx
   const service = ctx.service
   const base = service?.base ?? ''
-  const headers = ctx.auth
+  // The service's GETs carry the Accept-Encoding a browser sends (--accept-encoding).
+  const headers = opts.acceptEncoding === undefined ? ctx.auth : { ...ctx.auth, 'accept-encoding': opts.acceptEncoding }
+  const counts = async (): Promise<RuntimeProbe | undefined> => await runtimeProbe(ctx)
+  const encoding = opts.acceptEncoding === undefined ? 'no Accept-Encoding (uncompressed)' : `Accept-Encoding: ${opts.acceptEncoding}`
   switch (key) {
     case 'http-ceiling': {
       const ceiling = ctx.ceiling!
@@ -52,8 +71,8 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
       const r = await measureHttp(opts, key, () => {
         const x = cacheCounter()
         return { spec: { base, headers, requests: [{ method: 'GET', path: LIST_CACHED_PATH, onResponse: x.onResponse }] }, xCache: x.counter }
-      })
-      r.notes.push(`GET ${LIST_CACHED_PATH}, no Accept-Encoding (uncompressed)`)
+      }, counts)
+      r.notes.push(`GET ${LIST_CACHED_PATH}, ${encoding}`)
       return r
     }
     case 'b': {
@@ -62,7 +81,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
         const x = cacheCounter()
         const setupRequest = (req: autocannon.Request): autocannon.Request => ({ ...req, path: listPath(generator.next()) })
         return { spec: { base, headers, requests: [{ method: 'GET', setupRequest, onResponse: x.onResponse }] }, xCache: x.counter }
-      })
+      }, counts)
       const hits = r.xCache?.HIT ?? 0
       if (hits > 0) r.notes.push(`WARNING: ${hits} cache HITs — every request should miss (harness bug)`)
       if (generator.fallbacks > 0) r.notes.push(`${generator.fallbacks} of ${generator.drawn} requests fell back to an empty page past the end to stay unique`)
@@ -74,7 +93,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
         const x = cacheCounter()
         const setupRequest = (req: autocannon.Request): autocannon.Request => ({ ...req, path: `/api/v1/organizations/${ids[ctx.counters.c++ % ids.length]!}` })
         return { spec: { base, headers, requests: [{ method: 'GET', setupRequest, onResponse: x.onResponse }] }, xCache: x.counter }
-      })
+      }, counts)
       r.notes.push(`${ids.length} ids rotated: the first request of an id misses, later ones hit (until a write)`)
       return r
     }
@@ -86,7 +105,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
           return { ...req, path: `/api/v1/organizations/${ids[n % ids.length]!}?bust=${n}` }
         }
         return { spec: { base, headers, requests: [{ method: 'GET', setupRequest, onResponse: x.onResponse }] }, xCache: x.counter }
-      })
+      }, counts)
       r.notes.push('a unique ?bust=n per request (the cache key is the full URL): every request reads the database')
       return r
     }
@@ -95,8 +114,8 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
       const r = await measureHttp(opts, key, () => {
         const x = cacheCounter()
         return { spec: { base, headers, requests: [{ method: 'GET', path: '/api/v1/dashboard', onResponse: x.onResponse }] }, xCache: x.counter }
-      })
-      r.notes.push('GET /api/v1/dashboard (cached until the next dashboard refresh)')
+      }, counts)
+      r.notes.push(`GET /api/v1/dashboard (cached until the next dashboard refresh), ${encoding}`)
       return r
     }
     case 'e': {
@@ -128,7 +147,7 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
             onResponse: x.onResponse
           }
         ]
-        return { spec: { base, headers, requests }, xCache: x.counter }
+        return { spec: { base, headers: ctx.auth, requests }, xCache: x.counter }
       })
       r.notes.push('alternating POST /organizations/:id/interactions and PATCH /organizations/:id {annualRevenue} without If-Match, different orgs; undone afterwards')
       return r

@@ -19,12 +19,13 @@ function sibling (name: string): string {
   return path.join(__dirname, `${name}${path.extname(__filename)}`)
 }
 
-export async function startService (opts: BenchOptions, secret: string, prefix: string): Promise<Service> {
+/** @param nodeFlags extra node flags, before the entry (the profile's --cpu-prof). */
+export async function startService (opts: BenchOptions, secret: string, prefix: string, nodeFlags: string[] = []): Promise<Service> {
   const port = await freePort()
   // The seed refreshed the view; a periodic refresh mid-scenario would only add noise.
   const env = serviceEnv({ port, databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 0 })
   const entry = serviceEntry(opts.server)
-  const child = track(spawn(process.execPath, nodeArgs(entry), { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+  const child = track(spawn(process.execPath, [...nodeFlags, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let output = ''
   child.stdout!.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-200_000) })
   child.stderr!.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-200_000) })

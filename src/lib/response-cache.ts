@@ -8,28 +8,49 @@
 // response is sent; from then on every reader builds keys with the new
 // values, so older entries are unreachable (they expire by TTL). No KEYS, no
 // SCAN: invalidation costs O(counters touched), whatever the number of keys.
+//
+// Each entry holds the identity body; the bytes of a content coding (br,
+// gzip) are stored beside it, under the entry's key + "\n" + coding (a URL
+// holds no newline), when an answer first needed them. A hit asking for a
+// coding reads those bytes and compresses nothing.
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type Redis from 'ioredis'
+import type { Coding } from './compression'
+import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
 
 export interface CachedResponse {
   etag: string
   contentType: string
   /** The serialized body: a string when just rendered, bytes when read back from Redis (sent as they are, no re-encoding). */
   payload: string | Buffer
+  /** The content coding of payload; absent for identity. */
+  coding?: Coding
 }
 
 export interface CacheLookup {
   /** The entry's key under the current generations: where a miss is stored. */
   key: string
+  /** The representation in the coding asked for when stored, else the identity one. */
   entry?: CachedResponse
 }
 
+/** The per-user rate limit counted in the lookup's round trip. */
+export interface RateQuery { key: string, windowMs: number }
+
 export interface CacheBackend {
   readonly name: 'redis' | 'memory'
-  /** One round trip: reads the generation (and epoch) and the entry. Throws when the store fails. */
-  lookup (generation: string, suffix: string): Promise<CacheLookup>
-  store (key: string, entry: CachedResponse): Promise<void>
+  /**
+   * One round trip: counts the request for `rate` (when given, Redis only:
+   * `rate` in the answer says it was counted) and, unless that exceeds
+   * `max`, reads the generation (and epoch) and the entry, in
+   * `coding` when stored so. Throws when the store fails.
+   */
+  lookup (generation: string, suffix: string, coding?: Coding, rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }>
+  /** The identity representation, and the coded one an answer already made. */
+  store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void>
+  /** A coding's bytes for an entry stored without them. */
+  storeCoded (key: string, coded: CachedResponse): Promise<void>
   /** One round trip: increments the named generations. */
   bump (generations: string[]): Promise<void>
   /** False while entries cannot be trusted or reached (lookups then bypass the cache). */
@@ -64,17 +85,37 @@ export function payloadEtag (payload: string): string {
   return `"${createHash('sha1').update(payload).digest('base64url')}"`
 }
 
-// KEYS[1] epoch, KEYS[2] generation; ARGV[1] entry key prefix, ARGV[2] suffix. Returns { key, value }.
-// The entry key is derived inside the script so the lookup is one round
-// trip (a single Redis, not a cluster: the entry key is not declared).
+// KEYS[1] epoch, KEYS[2] generation, KEYS[3] rate-limit counter; ARGV[1]
+// entry key prefix, ARGV[2] suffix, ARGV[3] coding ('' for identity),
+// ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max.
+// Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }.
+// The entry key is derived inside the script so the lookup, rate limit
+// included, is one round trip (a single Redis, not a cluster: the entry key
+// is not declared).
 const LOOKUP_SCRIPT = `
+local count, ttl = 0, 0
+if ARGV[4] ~= '0' then
+${RATE_COUNT_LUA}
+  if count > tonumber(ARGV[5]) then return { count, ttl } end
+end
 local epoch = redis.call('GET', KEYS[1]) or '0'
 local gen = redis.call('GET', KEYS[2]) or '0'
 local key = ARGV[1] .. epoch .. ':' .. gen .. ':' .. ARGV[2]
-return { key, redis.call('GET', key) }
+if ARGV[3] ~= '' then
+  local coded = redis.call('GET', key .. '\\n' .. ARGV[3])
+  if coded then return { count, ttl, key, coded, 1 } end
+end
+return { count, ttl, key, redis.call('GET', key), 0 }
 `
 
-type LookupCommand = (epochKey: string, generationKey: string, entryPrefix: string, suffix: string) => Promise<[Buffer, Buffer | null]>
+type LookupReply = [number, number] | [number, number, Buffer, Buffer | null, number]
+type LookupCommand = (epochKey: string, generationKey: string, rateKey: string,
+  entryPrefix: string, suffix: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
+
+/** Where a coding's bytes of the entry at `key` live. */
+export function codedKey (key: string, coding: Coding): string {
+  return `${key}\n${coding}`
+}
 
 /**
  * The epoch counter under REDIS_KEY_PREFIX `prefix`: part of every entry's
@@ -97,7 +138,7 @@ export class RedisCacheBackend implements CacheBackend {
 
   /** @param prefix REDIS_KEY_PREFIX: generations are `<prefix>g:<name>`, entries `<prefix>r:<epoch>:<generation>:<user>:<url>`. */
   constructor (private readonly redis: Redis, private readonly ttlSeconds: number, private readonly prefix: string) {
-    redis.defineCommand('crmCacheLookup', { numberOfKeys: 2, lua: LOOKUP_SCRIPT })
+    redis.defineCommand('crmCacheLookup', { numberOfKeys: 3, lua: LOOKUP_SCRIPT })
     redis.on('close', () => { this.epochStale = true })
   }
 
@@ -105,19 +146,41 @@ export class RedisCacheBackend implements CacheBackend {
     return this.redis.status === 'ready'
   }
 
-  async lookup (generation: string, suffix: string): Promise<CacheLookup> {
+  async lookup (generation: string, suffix: string, coding?: Coding, rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }> {
     if (this.epochStale) {
       await this.redis.incr(epochKey(this.prefix))
       this.epochStale = false
     }
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
-    const [key, value] = await lookup.call(this.redis, epochKey(this.prefix), `${this.prefix}g:${generation}`, `${this.prefix}r:`, suffix)
-    return value === null ? { key: key.toString() } : { key: key.toString(), entry: decodeBytes(value) }
+    const reply = await lookup.call(this.redis, epochKey(this.prefix), `${this.prefix}g:${generation}`, rate?.key ?? `${this.prefix}rl:-`,
+      `${this.prefix}r:`, suffix, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0)
+    const counted = rate === undefined ? undefined : { current: reply[0], ttlMs: reply[1] }
+    if (reply.length === 2) return { key: '', rate: counted }
+    const [, , key, value, coded] = reply
+    if (value === null) return { key: key.toString(), rate: counted }
+    const entry = decodeBytes(value)
+    if (coded === 1) entry.coding = coding
+    return { key: key.toString(), entry, rate: counted }
   }
 
-  async store (key: string, entry: CachedResponse): Promise<void> {
-    await this.redis.set(key, encode(entry), 'EX', this.ttlSeconds)
+  async store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void> {
+    if (coded?.coding === undefined) {
+      await this.redis.set(key, encode(entry), 'EX', this.ttlSeconds)
+      return
+    }
+    // One round trip for both.
+    const results = await this.redis.pipeline()
+      .set(key, encode(entry), 'EX', this.ttlSeconds)
+      .set(codedKey(key, coded.coding), encode(coded), 'EX', this.ttlSeconds)
+      .exec()
+    const failed = results?.find(([err]) => err !== null)?.[0]
+    if (failed != null) throw failed
+  }
+
+  async storeCoded (key: string, coded: CachedResponse): Promise<void> {
+    if (coded.coding === undefined) return
+    await this.redis.set(codedKey(key, coded.coding), encode(coded), 'EX', this.ttlSeconds)
   }
 
   async bump (generations: string[]): Promise<void> {
@@ -136,7 +199,7 @@ export class RedisCacheBackend implements CacheBackend {
 
 export class MemoryCacheBackend implements CacheBackend {
   readonly name = 'memory' as const
-  private readonly entries: LRUCache<string, CachedResponse>
+  private readonly entries: LRUCache<string, CachedResponse & { codings?: Map<Coding, CachedResponse> }>
   private readonly generations = new Map<string, number>()
 
   constructor (ttlSeconds: number, maxEntries: number) {
@@ -147,14 +210,24 @@ export class MemoryCacheBackend implements CacheBackend {
     return true
   }
 
-  async lookup (generation: string, suffix: string): Promise<CacheLookup> {
+  /** Never counts `rate` (the rate limit counts in process itself without Redis). */
+  async lookup (generation: string, suffix: string, coding?: Coding): Promise<CacheLookup> {
     const key = `${this.generations.get(generation) ?? 0}:${suffix}`
-    const entry = this.entries.get(key)
-    return entry === undefined ? { key } : { key, entry }
+    const stored = this.entries.get(key)
+    if (stored === undefined) return { key }
+    const entry = (coding === undefined ? undefined : stored.codings?.get(coding)) ?? stored
+    return { key, entry }
   }
 
-  async store (key: string, entry: CachedResponse): Promise<void> {
-    this.entries.set(key, entry)
+  async store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void> {
+    this.entries.set(key, coded?.coding === undefined ? { ...entry } : { ...entry, codings: new Map([[coded.coding, coded]]) })
+  }
+
+  async storeCoded (key: string, coded: CachedResponse): Promise<void> {
+    const stored = this.entries.get(key)
+    if (stored === undefined || coded.coding === undefined) return
+    stored.codings ??= new Map()
+    stored.codings.set(coded.coding, coded)
   }
 
   async bump (generations: string[]): Promise<void> {

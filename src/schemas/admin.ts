@@ -32,6 +32,7 @@ export const Runtime = Type.Object({
     bypasses: Type.Integer({ description: 'answered from the database because the cache was unreachable' }),
     errors: Type.Integer(),
     coalesced: Type.Integer({ description: 'misses that shared a concurrent identical miss\'s query (single flight)' }),
+    compressions: Type.Integer({ description: 'bodies the cache compressed (br or gzip, once per entry and coding; hits send the stored bytes)' }),
     inFlight: Type.Integer()
   }),
   pools: Type.Object({

@@ -11,6 +11,7 @@ import t from 'tap'
 import { REDIS_URL, tsNodeArgs } from '../helpers/app'
 import { createEmptyDatabase, withClient } from '../helpers/database'
 import { parseBenchArgs } from '../../scripts/bench/options'
+import { wrkVersion } from '../../scripts/bench/wrk'
 import { UsageError } from '../../scripts/lib/args'
 
 const ROOT = path.resolve(__dirname, '../..')
@@ -64,6 +65,12 @@ t.test('bench options', async (t) => {
   const defaults = parseBenchArgs([])
   t.match(defaults, { organizations: 100000, layout: 'live', durationS: 10, connections: 32, runs: 1, server: 'dist', reseed: false, dbCalls: 1000 })
   t.equal(defaults.databaseUrl, 'postgresql://root@127.0.0.1:5432/crm_bench_live_100000')
+  t.match(defaults, { acceptEncoding: 'gzip, deflate, br', tool: 'auto' })
+  t.equal(defaults.profile, undefined, 'no profile unless asked')
+  t.equal(parseBenchArgs(['--accept-encoding', 'none']).acceptEncoding, undefined, '--accept-encoding none: no header')
+  t.equal(parseBenchArgs(['--profile']).profile, 'd', '--profile: the dashboard by default')
+  t.equal(parseBenchArgs(['--profile', '--profile-scenario', 'a']).profile, 'a')
+  t.throws(() => parseBenchArgs(['--tool', 'ab']), /--tool/)
   t.match(defaults.resultsDir, /bench[/\\]results$/)
   t.same(parseBenchArgs(['--only', 'a,ceilings']).only, ['http-ceiling', 'a', 'db-ceiling'], 'run order: each ceiling before its scenarios')
   t.same(parseBenchArgs(['--only', 'B, prisma,db']).only, ['db-ceiling', 'b', 'prisma'])
@@ -90,7 +97,7 @@ t.test('bench options', async (t) => {
 })
 
 t.test('npm run bench: every scenario, the ceilings and the JSON report', async (t) => {
-  t.setTimeout(180_000)
+  t.setTimeout(300_000)
   const db = await createEmptyDatabase('bench')
   t.teardown(db.drop)
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-test-'))
@@ -133,7 +140,7 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   }
 
   // Then everything, with the service through ts-node (--server ts): no build, which another test file may be running.
-  const full = await bench([...common, '--only', 'all', '--layout', 'clustered', '--db-calls', '30', '--server', 'ts', '--prisma-iterations', '20'])
+  const full = await bench([...common, '--only', 'all', '--layout', 'clustered', '--db-calls', '30', '--server', 'ts', '--prisma-iterations', '20', '--tool', 'autocannon'])
   t.equal(full.status, 0, outcome(full))
   t.match(full.stdout, /reusing crm_test_bench_/, 'the second run reuses the seeded database')
   t.match(full.stdout, /load generator: autocannon/)
@@ -184,4 +191,34 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
     const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM interactions WHERE subject = 'bench write mix'")
     t.equal(rows[0]!.n, 0, 'the write mix\'s interactions were deleted')
   })
+
+  // wrk when installed (.ci/run installs it), else autocannon, and which one is said; a CPU profile of (a).
+  fs.rmSync(path.join(results, files[0]!))
+  const wrk = wrkVersion()
+  const profiled = await bench([...common, '--only', 'http-ceiling,a', '--server', 'ts', '--profile', '--profile-scenario', 'a'])
+  t.equal(profiled.status, 0, outcome(profiled))
+  const second = JSON.parse(fs.readFileSync(path.join(results, fs.readdirSync(results).find((f) => f.endsWith('.json'))!), 'utf8')) as Report & {
+    profile: { scenario: string, file: string, busyMs: number, byPackage: Array<{ name: string, share: number }> }
+  }
+  if (wrk === undefined) {
+    t.match(profiled.stdout, /load generator: autocannon [\d.]+ \(in process; wrk is not installed\)/)
+    t.match(second.loadGenerator, /^autocannon \d/)
+  } else {
+    t.match(profiled.stdout, /load generator: wrk /)
+    t.equal(second.loadGenerator, wrk)
+    t.equal((second.median.a as Scenario & { tool: string }).tool, 'wrk')
+    t.ok((second.median.a!.xCache?.HIT ?? 0) > 0 && second.median.a!.xCache?.MISS === undefined, '(a) hits, counted from the service\'s cache counters')
+  }
+  t.equal(second.median.a!.non2xx, 0)
+  const aBytes = (second.median.a as Scenario & { bytesPerResponse: number }).bytesPerResponse
+  const ceilingBytes = (second.median['http-ceiling'] as Scenario & { bytesPerResponse: number }).bytesPerResponse
+  t.ok(aBytes < ceilingBytes, `(a) asks for gzip, deflate, br and gets a compressed body (${aBytes} bytes a response, ${ceilingBytes} uncompressed)`)
+  t.match(profiled.stdout, /CPU profile of the service during \(a\)/)
+  t.match(profiled.stdout, /self time by package/)
+  t.equal(second.profile.scenario, 'a')
+  t.ok(fs.existsSync(second.profile.file) && second.profile.file.endsWith('.cpuprofile'), 'the .cpuprofile is kept')
+  t.ok(second.profile.busyMs > 0 && second.profile.byPackage.length > 0, 'top entries by package')
+  t.ok(second.profile.byPackage.some((p) => p.name.startsWith('node:')), 'Node.js modules grouped as node:…')
+  t.ok(second.profile.byPackage.every((p) => !p.name.includes('node_modules')), 'packages named by package, not by path')
+  t.ok(second.profile.byPackage.reduce((sum, p) => sum + p.share, 0) <= 1.0001, 'shares of one total')
 })

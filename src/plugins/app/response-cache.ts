@@ -6,7 +6,9 @@
 // invalidation scheme: lib/response-cache.ts.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
-import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse } from '../../lib/response-cache'
+import { compressBody, COMPRESSION_THRESHOLD, negotiateCoding, type Coding } from '../../lib/compression'
+import type { RateWindow } from '../../lib/rate-limit'
+import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse, type CacheLookup, type RateQuery } from '../../lib/response-cache'
 import type { Change, Written } from '../../services/changes'
 
 /** Route config `cache`: which generation a GET's entries hang on, or false for never cached. */
@@ -33,6 +35,14 @@ declare module 'fastify' {
       /** Invalidates the views of the given owners, the admins' views, and the dashboard if asked. */
       invalidate (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void>
       stats (): CacheStats
+      /**
+       * For the rate limit (plugins/app/rate-limit.ts): when this request is
+       * a GET the Redis cache may answer, one script counts it and reads its
+       * entry (kept for preValidation). The window counted; null when that
+       * round trip failed (the cache is bypassed, the limit fails open);
+       * undefined when the request is not looked up here (count it yourself).
+       */
+      lookupCounted (request: FastifyRequest, rate: RateQuery & { max: number }): Promise<RateWindow | null | undefined>
       /** For the scope whose GETs are cached and whose writes invalidate (in this order of the request path). */
       hooks: {
         onRequest: onRequestAsyncHookHandler
@@ -44,21 +54,26 @@ declare module 'fastify' {
   }
 }
 
-interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number }
+interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number, compressions: number }
 interface CacheStats extends CacheCounters { inFlight: number }
 
 interface CacheState {
-  outcome: 'HIT' | 'MISS' | 'BYPASS'
+  outcome: 'HIT' | 'MISS' | 'BYPASS' | 'PENDING'
   /** Answered from the cache or a shared flight: nothing left to do in onSend. */
   served?: boolean
   key?: string
   /** The leader of a single-flight group resolves it with its response (or null). */
   flight?: Flight
+  /** Read with the rate limit's count (lookupCounted), for preValidation. */
+  lookup?: CacheLookup
 }
 
+/** What a miss answered: the identity representation and the coded one it sent, if any. */
+interface Answer { entry: CachedResponse, coded?: CachedResponse }
+
 interface Flight {
-  promise: Promise<CachedResponse | null>
-  resolve: (value: CachedResponse | null) => void
+  promise: Promise<Answer | null>
+  resolve: (value: Answer | null) => void
 }
 
 /** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
@@ -77,7 +92,7 @@ export default fp(async (app) => {
     ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
     : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
   const flights = new Map<string, Flight>()
-  const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0 }
+  const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, compressions: 0 }
   const events = app.metrics.cacheEvents
 
   const invalidate = async (options: { owners?: Iterable<string>, dashboard?: boolean }): Promise<void> => {
@@ -93,12 +108,63 @@ export default fp(async (app) => {
     return result.value
   })
 
-  const sendCached = (request: FastifyRequest, reply: FastifyReply, entry: CachedResponse, outcome: 'HIT' | 'MISS'): FastifyReply => {
+  const storeFailed = (request: FastifyRequest) => (err: unknown): void => {
+    stats.errors++
+    events.inc({ event: 'error' })
+    request.log.warn({ err: { message: (err as Error).message } }, 'response cache store failed')
+  }
+
+  /** The entry in `coding`: compressed now (and stored, not awaited) when it was stored without it. */
+  const inCoding = async (request: FastifyRequest, key: string | undefined, entry: CachedResponse, coding: Coding | undefined): Promise<CachedResponse> => {
+    if (coding === undefined || entry.coding !== undefined || Buffer.byteLength(entry.payload) < COMPRESSION_THRESHOLD) return entry
+    stats.compressions++
+    const coded: CachedResponse = { etag: entry.etag, contentType: entry.contentType, payload: await compressBody(coding, entry.payload), coding }
+    if (key !== undefined) backend.storeCoded(key, coded).catch(storeFailed(request))
+    return coded
+  }
+
+  const VARY = 'accept-encoding'
+
+  const sendCached = async (request: FastifyRequest, reply: FastifyReply, answer: Answer, outcome: 'HIT' | 'MISS', key?: string): Promise<FastifyReply> => {
     request.cacheState = { outcome, served: true }
+    const { entry } = answer
     void reply.header('x-cache', outcome).header('etag', entry.etag).type(entry.contentType)
     // A 304 repeats the 200's Cache-Control (RFC 9110 §15.4.5); @fastify/caching would say no-store.
     if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).header('cache-control', CACHE_CONTROL).send()
-    return reply.send(entry.payload)
+    const coding = negotiateCoding(request.headers)
+    const sent = answer.coded !== undefined && answer.coded.coding === coding ? answer.coded : await inCoding(request, key, entry, coding)
+    // Compression (route level, after this) leaves an answer with a Content-Encoding alone.
+    if (sent.coding !== undefined) void reply.header('content-encoding', sent.coding).header('vary', VARY)
+    return reply.send(sent.payload)
+  }
+
+  const generationOf = (request: FastifyRequest): string | false => {
+    const mode = request.routeOptions.config.cache ?? 'owner'
+    if (mode === false) return false
+    return mode === 'dashboard' ? 'dash' : request.caller.role === 'admin' ? 'all' : `u:${request.caller.id}`
+  }
+
+  const lookupFailed = (request: FastifyRequest, err: unknown): void => {
+    stats.errors++
+    events.inc({ event: 'error' })
+    request.log.warn({ err: { message: (err as Error).message } }, 'response cache lookup failed; serving from the database')
+    request.cacheState = { outcome: 'BYPASS' }
+  }
+
+  const lookupCounted = async (request: FastifyRequest, rate: RateQuery & { max: number }): Promise<RateWindow | null | undefined> => {
+    if (backend.name !== 'redis' || request.method !== 'GET' || !backend.usable()) return undefined
+    const generation = generationOf(request)
+    if (generation === false) return undefined
+    const coding = negotiateCoding(request.headers)
+    try {
+      const lookup = await backend.lookup(generation, `${request.caller.id}:${request.url}`, coding, rate)
+      // Past the limit nothing was read: the 429 never reaches the cache.
+      if (lookup.rate === undefined || lookup.rate.current <= rate.max) request.cacheState = { outcome: 'PENDING', lookup }
+      return lookup.rate
+    } catch (err) {
+      lookupFailed(request, err)
+      return null
+    }
   }
 
   const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
@@ -109,31 +175,30 @@ export default fp(async (app) => {
   // After authentication and the rate limit, before validation: a hit skips everything else.
   const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
     if (request.method !== 'GET' || request.caller == null) return
-    const mode = request.routeOptions.config.cache ?? 'owner'
-    if (mode === false) {
+    const generation = generationOf(request)
+    if (generation === false) {
       void reply.header('cache-control', 'no-store')
       return
     }
-    const caller = request.caller
-    const generation = mode === 'dashboard' ? 'dash' : caller.role === 'admin' ? 'all' : `u:${caller.id}`
-    if (!backend.usable()) {
-      request.cacheState = { outcome: 'BYPASS' }
-      return
-    }
-    let lookup
-    try {
-      lookup = await backend.lookup(generation, `${caller.id}:${request.url}`)
-    } catch (err) {
-      stats.errors++
-      events.inc({ event: 'error' })
-      request.log.warn({ err: { message: (err as Error).message } }, 'response cache lookup failed; serving from the database')
-      request.cacheState = { outcome: 'BYPASS' }
-      return
+    const state = request.cacheState
+    if (state?.outcome === 'BYPASS') return // the counted lookup failed
+    let lookup = state?.lookup
+    if (lookup === undefined) {
+      if (!backend.usable()) {
+        request.cacheState = { outcome: 'BYPASS' }
+        return
+      }
+      try {
+        lookup = await backend.lookup(generation, `${request.caller.id}:${request.url}`, negotiateCoding(request.headers))
+      } catch (err) {
+        lookupFailed(request, err)
+        return
+      }
     }
     if (lookup.entry !== undefined) {
       stats.hits++
       events.inc({ event: 'hit' })
-      return sendCached(request, reply, lookup.entry, 'HIT')
+      return await sendCached(request, reply, { entry: lookup.entry }, 'HIT', lookup.key)
     }
     stats.misses++
     events.inc({ event: 'miss' })
@@ -143,18 +208,18 @@ export default fp(async (app) => {
       const shared = await leader.promise
       if (shared !== null) {
         stats.coalesced++
-        return sendCached(request, reply, shared, 'MISS')
+        return await sendCached(request, reply, shared, 'MISS', lookup.key)
       }
       request.cacheState = { outcome: 'MISS' } // the leader failed: answer on our own, store nothing
       return
     }
-    let resolve!: (value: CachedResponse | null) => void
+    let resolve!: (value: Answer | null) => void
     const flight: Flight = { promise: new Promise((_resolve) => { resolve = _resolve }), resolve }
     flights.set(lookup.key, flight)
     request.cacheState = { outcome: 'MISS', key: lookup.key, flight }
   }
 
-  const finishFlight = (state: CacheState, entry: CachedResponse | null): void => {
+  const finishFlight = (state: CacheState, entry: Answer | null): void => {
     if (state.flight === undefined || state.key === undefined) return
     if (flights.get(state.key) === state.flight) flights.delete(state.key)
     state.flight.resolve(entry)
@@ -163,7 +228,8 @@ export default fp(async (app) => {
 
   const onSend: onSendAsyncHookHandler = async (request, reply, payload) => {
     const state = request.cacheState
-    if (request.method === 'GET' && state !== null) {
+    // PENDING: refused (403) between the counted lookup and preValidation.
+    if (request.method === 'GET' && state !== null && state.outcome !== 'PENDING') {
       if (state.served === true) return payload
       void reply.header('x-cache', state.outcome)
       if (state.outcome === 'BYPASS') {
@@ -177,20 +243,31 @@ export default fp(async (app) => {
       const etag = (reply.getHeader('etag') as string | undefined) ?? payloadEtag(payload)
       const entry: CachedResponse = { etag, contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'), payload }
       void reply.header('etag', etag)
-      if (state.key !== undefined) {
-        finishFlight(state, entry)
-        // Not awaited: storing never delays the answer.
-        backend.store(state.key, entry).catch((err: unknown) => {
-          stats.errors++
-          events.inc({ event: 'error' })
-          request.log.warn({ err: { message: (err as Error).message } }, 'response cache store failed')
-        })
-      }
       if (etagMatches(request.headers['if-none-match'], etag)) {
+        if (state.key !== undefined) {
+          finishFlight(state, { entry })
+          backend.store(state.key, entry).catch(storeFailed(request))
+        }
         void reply.code(304).header('cache-control', CACHE_CONTROL)
         return ''
       }
-      return payload
+      // Encoded here, once, and stored with the entry: hits send these bytes.
+      let sent: CachedResponse
+      try {
+        sent = await inCoding(request, undefined, entry, negotiateCoding(request.headers))
+      } catch (err) {
+        finishFlight(state, null)
+        throw err
+      }
+      const coded = sent.coding === undefined ? undefined : sent
+      if (state.key !== undefined) {
+        finishFlight(state, { entry, coded })
+        // Not awaited: storing never delays the answer.
+        backend.store(state.key, entry, coded).catch(storeFailed(request))
+      }
+      if (coded === undefined) return payload
+      void reply.header('content-encoding', coded.coding).header('vary', VARY)
+      return coded.payload
     }
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode >= 200 && reply.statusCode < 300) {
       // Read-your-writes: the answer leaves only after the invalidation is recorded.
@@ -216,6 +293,7 @@ export default fp(async (app) => {
     backend: backend.name,
     invalidate,
     stats: () => ({ ...stats, inFlight: flights.size }),
+    lookupCounted,
     hooks: { onRequest, preValidation, onSend, onResponse }
   })
 }, { name: 'response-cache', dependencies: ['config', 'redis', 'metrics'] })

@@ -2,7 +2,6 @@
 // runs (docs/architecture.md draws it), then one route plugin per area.
 import type { FastifyPluginAsync } from 'fastify'
 import caching from '@fastify/caching'
-import rateLimit from '@fastify/rate-limit'
 import { apiRouteErrors, declareResponses } from '../../lib/documented-responses'
 import { ErrorResponse } from '../../schemas/common'
 import adminRoutes from './admin'
@@ -21,19 +20,12 @@ const api: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', app.responseCache.hooks.onRequest)
   // onRequest 2: who is calling (401 unless a valid token of an active user).
   app.addHook('onRequest', app.authenticate)
-  // onRequest 3 (route level, so after the scope's hooks): the per-user rate
-  // limit, counted in Redis so it holds across instances; cached answers
-  // count too. A Redis failure never blocks a request.
-  await app.register(rateLimit, {
-    max: app.config.rateLimitMax,
-    timeWindow: 60_000,
-    keyGenerator: (request) => request.caller.id,
-    ...(app.hasRedis ? { redis: app.redis, nameSpace: `${app.config.redisKeyPrefix}rl:` } : {}),
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) => Object.assign(
-      new Error(`Rate limit exceeded: at most ${context.max} requests per minute; retry in ${context.after}`),
-      { statusCode: context.statusCode, code: 'RATE_LIMITED' })
-  })
+  // onRequest 3 (route level, so after the scope's hooks and requireAdmin):
+  // the per-user rate limit (plugins/app/rate-limit.ts), counted in Redis so
+  // it holds across instances; cached answers count too. For a GET the
+  // cache may answer, the same Redis script also reads the entry, so a hit
+  // is one round trip. A Redis failure never blocks a request.
+  app.addHook('onRoute', app.rateLimit.onRoute)
   // preValidation: a cache hit answers here, before validation and the handler.
   app.addHook('preValidation', app.responseCache.hooks.preValidation)
   // onSend: a 200 GET is stored; a 2xx write invalidates what it changed

@@ -99,6 +99,15 @@ t.test('authentication', async (t) => {
     expect401(t, await as(app, sleeper, { method: 'GET', url: '/api/v1/organizations' }), /Unknown or inactive user/, 'inactive user, another endpoint')
   })
 
+  t.test('a verified token is remembered, but never past its exp', async (t) => {
+    const token = app.signToken(member.id, '2s')
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp
+    for (let i = 0; i < 3; i++) t.equal((await get(app, `Bearer ${token}`)).statusCode, 200, `use ${i} while valid (the first verifies, later ones come from the cache)`)
+    // Past exp (whole seconds), the cached verification is gone: the same token is refused.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50))
+    expect401(t, await get(app, `Bearer ${token}`), /expired/, 'the cached token once expired')
+  })
+
   t.test('the role comes from the database, not from the token', async (t) => {
     const forged = `Bearer ${app.jwt.sign({ sub: member.id, role: 'admin', isAdmin: true } as unknown as { sub: string })}`
     const me = await get(app, forged)

@@ -3,6 +3,7 @@
 // across two instances for every kind of write, single flight, Redis
 // outages (killed and hung), the in-process fallback, and the number of
 // Redis round trips per request.
+import zlib from 'node:zlib'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { redisClient } from '../../../scripts/lib/redis-client'
@@ -292,38 +293,113 @@ t.test('without REDIS_URL: an in-process cache with the same behaviour', async (
   t.equal((await as(app, bob, { method: 'GET', url })).headers['x-cache'], 'HIT', 'another member\'s entry survives Alice\'s write')
 })
 
-t.test('Redis round trips: a hit 1 + rate limit 1, a miss adds 1 SET off the answer path, a write 1 + rate limit 1', async (t) => {
+t.test('Redis round trips: a hit 1 (rate limit included), a miss adds 1 SET pipeline off the answer path, a write 1 + rate limit 1', async (t) => {
   const db = await createTestDatabase('cache_rtt')
   t.teardown(db.drop)
   const redis = await startTestRedis()
   t.teardown(redis.stop)
-  const app = await buildTestApp(t, db.url, { REDIS_URL: redis.url })
+  const app = await buildTestApp(t, db.url, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '1000' })
   const [alice] = await createUsers(app, db.url, ['member']) as [TestUser]
   await as(app, alice, { method: 'GET', url: `${API}/users/me` })
+  // Enough organizations for a list over the 1 KiB compression threshold.
+  for (let i = 0; i < 12; i++) await as(app, alice, { method: 'POST', url: `${API}/organizations`, payload: { name: `Counted ${i} ${'x'.repeat(60)}` } })
 
   const base = redisClient(redis.url)
   const monitor = await base.monitor()
   monitor.on('error', () => {}) // a connection of its own: without a listener ioredis prints each failed reconnect
   t.teardown(() => { monitor.disconnect(); base.disconnect() })
-  const commands: string[] = []
+  const commands: string[][] = []
   // Commands a client sent (one round trip each, or one per pipeline); commands run inside scripts have source "lua".
-  monitor.on('monitor', (_time: string, args: string[], source: string) => { if (source !== 'lua') commands.push(args[0]!.toLowerCase()) })
-  const record = async (fn: () => Promise<unknown>): Promise<string[]> => {
+  monitor.on('monitor', (_time: string, args: string[], source: string) => { if (source !== 'lua') commands.push(args) })
+  const record = async (fn: () => Promise<unknown>): Promise<string[][]> => {
     await new Promise((resolve) => setTimeout(resolve, 100))
     commands.length = 0
     await fn()
     await new Promise((resolve) => setTimeout(resolve, 100)) // MONITOR lines arrive asynchronously
-    return commands.filter((c) => c !== 'ping').slice()
+    return commands.filter((c) => c[0]!.toLowerCase() !== 'ping').slice()
   }
-  const url = `${API}/organizations?limit=3`
-  const miss = await record(async () => await as(app, alice, { method: 'GET', url }))
-  const hit = await record(async () => await as(app, alice, { method: 'GET', url }))
+  const names = (cs: string[][]): string[] => cs.map((c) => c[0]!.toLowerCase())
+  const scripts = (cs: string[][]): string[] => names(cs).filter((c) => c === 'evalsha' || c === 'eval')
+  const rateKey = `${app.config.redisKeyPrefix}rl:${alice.id}`
+  const countOf = async (): Promise<number> => Number(await base.get(rateKey))
+
+  const url = `${API}/organizations?limit=20`
+  const br = { 'accept-encoding': 'gzip, deflate, br' }
+  const before = await countOf()
+  let missAnswer: Awaited<ReturnType<typeof as>> | undefined
+  const miss = await record(async () => { missAnswer = await as(app, alice, { method: 'GET', url, headers: br }) })
+  t.equal(missAnswer!.headers['x-cache'], 'MISS')
+  t.equal(missAnswer!.headers['content-encoding'], 'br')
+  let hitAnswer: Awaited<ReturnType<typeof as>> | undefined
+  const hit = await record(async () => { hitAnswer = await as(app, alice, { method: 'GET', url, headers: br }) })
+  t.equal(hitAnswer!.headers['x-cache'], 'HIT')
+  t.equal(hitAnswer!.headers['content-encoding'], 'br')
+  t.equal(hitAnswer!.headers['x-ratelimit-remaining'], String(1000 - before - 2), 'the hit was counted by the rate limit')
+  t.equal(await countOf(), before + 2, 'the counter in Redis holds the miss and the hit')
   const write = await record(async () => await as(app, alice, { method: 'POST', url: `${API}/organizations`, payload: { name: 'Counted' } }))
-  t.comment(`miss: ${miss.join(' ')} | hit: ${hit.join(' ')} | write: ${write.join(' ')}`)
-  const rateLimit = (cs: string[]): string[] => cs.filter((c) => c === 'evalsha' || c === 'eval')
-  t.same(hit.filter((c) => c !== 'evalsha' && c !== 'eval'), [], 'a hit runs scripts only')
-  t.equal(rateLimit(hit).length, 2, 'a hit: the rate limit\'s script and the lookup script, one round trip each')
-  t.same(miss.filter((c) => c !== 'evalsha' && c !== 'eval'), ['set'], 'a miss adds one SET (not awaited)')
-  t.same(write.filter((c) => c !== 'evalsha' && c !== 'eval'), ['incr', 'incr'], 'a write: one pipeline bumping the global and the owner\'s generation')
-  t.equal(rateLimit(write).length, 1, 'plus the rate limit')
+  t.comment(`miss: ${names(miss).join(' ')} | hit: ${names(hit).join(' ')} | write: ${names(write).join(' ')}`)
+  t.same(names(hit).filter((c) => c !== 'evalsha' && c !== 'eval'), [], 'a hit runs scripts only')
+  t.equal(scripts(hit).length, 1, 'a hit: one script, which counts the rate limit and reads the entry: one round trip')
+  t.ok(hit[0]!.includes(rateKey), 'the hit\'s one script names the rate-limit counter')
+  t.equal(scripts(miss).length, 1, 'a miss: the same one script')
+  t.same(names(miss).filter((c) => c !== 'evalsha' && c !== 'eval'), ['set', 'set'], 'a miss adds one pipeline (not awaited): the body and its br bytes')
+  t.same(names(write).filter((c) => c !== 'evalsha' && c !== 'eval'), ['incr', 'incr'], 'a write: one pipeline bumping the global and the owner\'s generation')
+  t.equal(scripts(write).length, 1, 'plus the rate limit')
+})
+
+t.test('a hit sends the stored bytes of its coding: no compression call', async (t) => {
+  const db = await createTestDatabase('cache_codings')
+  t.teardown(db.drop)
+  // Every zlib entry point @fastify/compress or the cache could use, counted
+  // (before the apps are built: @fastify/compress keeps its own references).
+  const calls: string[] = []
+  for (const name of ['brotliCompress', 'brotliCompressSync', 'gzip', 'gzipSync', 'deflate', 'deflateSync', 'createBrotliCompress', 'createGzip', 'createDeflate'] as const) {
+    const descriptor = Object.getOwnPropertyDescriptor(zlib, name)!
+    const original = descriptor.value as (...args: unknown[]) => unknown
+    Object.defineProperty(zlib, name, { ...descriptor, value: (...args: unknown[]) => { calls.push(name); return original.apply(zlib, args) } })
+    t.teardown(() => { Object.defineProperty(zlib, name, descriptor) })
+  }
+  for (const redisUrl of ['default', undefined]) {
+    const app = await buildTestApp(t, db.url, redisUrl === undefined ? { REDIS_URL: undefined } : {})
+    const [alice] = await createUsers(app, db.url, ['member']) as [TestUser]
+    for (let i = 0; i < 12; i++) await as(app, alice, { method: 'POST', url: `${API}/organizations`, payload: { name: `Coded ${i} ${'y'.repeat(60)}` } })
+    const where = `${app.responseCache.backend} backend`
+    const url = `${API}/organizations?limit=20`
+    const get = async (encoding?: string, more: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof as>>> =>
+      await as(app, alice, { method: 'GET', url, headers: { ...(encoding === undefined ? {} : { 'accept-encoding': encoding }), ...more } })
+    const plain = await get()
+    t.equal(plain.headers['x-cache'], 'MISS', where)
+    t.ok(plain.body.length > 1024, `${where}: the body is over the threshold (${plain.body.length} bytes)`)
+    for (const [accept, coding] of [['gzip, deflate, br', 'br'], ['gzip', 'gzip']] as const) {
+      calls.length = 0
+      const first = await get(accept)
+      t.equal(first.headers['x-cache'], 'HIT', `${where}: ${coding}, first time`)
+      t.equal(first.headers['content-encoding'], coding)
+      t.same(calls, [coding === 'br' ? 'brotliCompress' : 'gzip'], `${where}: the first ${coding} answer compresses once, off the event loop`)
+      await until('the coded bytes are stored', async () => { calls.length = 0; const again = await get(accept); return again.headers['content-encoding'] === coding && calls.length === 0 })
+      calls.length = 0
+      const hit = await get(accept)
+      t.equal(hit.headers['x-cache'], 'HIT')
+      t.equal(hit.headers['content-encoding'], coding)
+      t.match(hit.headers.vary, /accept-encoding/i)
+      t.equal(hit.headers.etag, plain.headers.etag, 'one ETag for every coding of the representation')
+      t.same(calls, [], `${where}: a ${coding} hit makes no compression call`)
+      const body = coding === 'br' ? zlib.brotliDecompressSync(hit.rawPayload) : zlib.gunzipSync(hit.rawPayload)
+      t.equal(body.toString('utf8'), plain.body, `${where}: the ${coding} bytes decode to the identity body`)
+    }
+    calls.length = 0
+    const optOut = await get('gzip, deflate, br', { 'x-no-compression': '1' })
+    t.equal(optOut.headers['x-cache'], 'HIT')
+    t.equal(optOut.headers['content-encoding'], undefined, 'x-no-compression: the identity bytes')
+    t.equal(optOut.body, plain.body)
+    t.same(calls, [])
+    const small = await as(app, alice, { method: 'GET', url: `${API}/users/me`, headers: { 'accept-encoding': 'br' } })
+    const smallHit = await as(app, alice, { method: 'GET', url: `${API}/users/me`, headers: { 'accept-encoding': 'br' } })
+    t.equal(smallHit.headers['x-cache'], 'HIT')
+    t.equal(small.headers['content-encoding'], undefined, 'under 1 KiB: never compressed')
+    t.equal(smallHit.headers['content-encoding'], undefined)
+    const notModified = await get('br', { 'if-none-match': plain.headers.etag as string })
+    t.equal(notModified.statusCode, 304)
+    t.equal(notModified.headers['content-encoding'], undefined)
+  }
 })
