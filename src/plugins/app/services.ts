@@ -25,7 +25,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const prisma = app.db.prisma
+  // Reads of GETs the read-replica plugin routes go to the replica through this client.
+  const prisma = app.readReplica.prisma
   const { url, ssl, connectTimeoutMs } = app.db.config
   const organizations = new OrganizationService(prisma)
   app.decorate('services', {
@@ -37,4 +38,4 @@ export default fp(async (app) => {
     // Its refresh holds a session-level advisory lock on a connection of its own.
     dashboard: new DashboardService(prisma, { url, ssl, connectTimeoutMs })
   })
-}, { name: 'services', dependencies: ['config', 'db'] })
+}, { name: 'services', dependencies: ['config', 'db', 'read-replica'] })
