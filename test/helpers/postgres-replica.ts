@@ -155,32 +155,38 @@ async function scalar (url: string, sql: string, values: unknown[] = []): Promis
   }
 }
 
-/**
- * A primary and its streaming replica for a test file, with a migrated
- * database visible on both; disposed after the file's tests.
- */
-export function filePrimaryAndReplica (t: { before: (fn: () => Promise<void>) => void; teardown: (fn: () => Promise<void>) => void }): () => PrimaryAndReplica {
-  let pair: PrimaryAndReplica | undefined
-  let primary: TestPostgres | undefined
+/** A primary, its streaming replica, and a migrated database visible on both. */
+export async function startPrimaryAndReplica (): Promise<PrimaryAndReplica & { dispose: () => Promise<void> }> {
+  const primary = await startTestPostgres()
   let replica: TestReplica | undefined
-  t.before(async () => {
-    primary = await startTestPostgres()
+  const dispose = async (): Promise<void> => {
+    await replica?.dispose()
+    await primary.dispose()
+  }
+  try {
     replica = await startTestReplica(primary)
     const created = await primary.createDatabase('replica')
     const replicaUrl = replica.urlFor(created.name)
+    const standby = replica
     const caughtUp = async (): Promise<void> => {
-      const target = await scalar(primary!.adminUrl, 'SELECT pg_current_wal_lsn()::text')
+      const target = await scalar(primary.adminUrl, 'SELECT pg_current_wal_lsn()::text')
       await until('the replica to replay the primary', async () =>
-        await scalar(replica!.urlFor('postgres'), 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn', [target]) === true, 60_000)
+        await scalar(standby.urlFor('postgres'), 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn', [target]) === true, 60_000)
     }
     await caughtUp()
     await until('the replica to have the migrated database', async () => await accepting(replicaUrl), 60_000)
-    pair = { primary, replica, database: { ...created, replicaUrl }, caughtUp }
-  })
-  t.teardown(async () => {
-    await replica?.dispose()
-    await primary?.dispose()
-  })
+    return { primary, replica, database: { ...created, replicaUrl }, caughtUp, dispose }
+  } catch (err) {
+    await dispose()
+    throw err
+  }
+}
+
+/** startPrimaryAndReplica for a test file: started before its tests, disposed after them. */
+export function filePrimaryAndReplica (t: { before: (fn: () => Promise<void>) => void; teardown: (fn: () => Promise<void>) => void }): () => PrimaryAndReplica {
+  let pair: (PrimaryAndReplica & { dispose: () => Promise<void> }) | undefined
+  t.before(async () => { pair = await startPrimaryAndReplica() })
+  t.teardown(async () => await pair?.dispose())
   return () => {
     if (pair === undefined) throw new Error('the test primary and replica did not start')
     return pair
