@@ -69,14 +69,30 @@ t.test('a healthy replica serves reads, and the writer still reads their write',
   t.ok(replicaSawIt)
 })
 
-t.test('replay paused: the writer reads from the primary and sees the write; others still use the replica', async (t) => {
+t.test('replay paused: the writer, and users whose views a write changed, read from the primary and see it; others still use the replica', async (t) => {
   const { database, replica } = pair()
   const app = await buildTestApp(t, database.url, env(database.replicaUrl))
-  const [alice, bob, admin] = await createUsers(app, database.url, ['member', 'member', 'admin'])
+  const [alice, bob, admin, carol] = await createUsers(app, database.url, ['member', 'member', 'admin', 'member'])
   await pair().caughtUp()
   await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  // Entries cached before the pause, under generations the writes below bump.
+  const bobList = `${API}/organizations?limit=199`
+  const adminList = `${API}/organizations?limit=198`
+  t.equal((await as(app, bob!, { method: 'GET', url: bobList })).statusCode, 200)
+  t.equal((await as(app, admin!, { method: 'GET', url: adminList })).statusCode, 200)
   await replica.query('SELECT pg_wal_replay_pause()')
   t.teardown(async () => await replica.query('SELECT pg_wal_replay_resume()'))
+
+  // Another user's write that changes Bob's view: the admin gives him an
+  // organization. Bob's next read misses (his generation was bumped) and must
+  // not be answered, and cached, by the replica that lacks it.
+  const given = await as(app, admin!, { method: 'POST', url: `${API}/organizations`, payload: { name: 'Given to Bob', assignedUserId: bob!.id } })
+  t.equal(given.statusCode, 201)
+  const bobsView = await as(app, bob!, { method: 'GET', url: bobList })
+  t.equal(bobsView.headers['x-cache'], 'MISS')
+  t.ok((bobsView.json().data as Array<{ id: string }>).some((o) => o.id === given.json().id), "Bob's list has the organization given to him")
+  const adminsView = await as(app, admin!, { method: 'GET', url: adminList })
+  t.ok((adminsView.json().data as Array<{ id: string }>).some((o) => o.id === given.json().id), "the admin's list has it")
 
   const id = await createOrganization(app, alice!, 'Written while paused')
   const before = await reads(app)
@@ -92,11 +108,11 @@ t.test('replay paused: the writer reads from the primary and sees the write; oth
   const adminView = await as(app, admin!, { method: 'GET', url: `${API}/organizations/${id}` })
   t.equal(adminView.statusCode, 200)
 
-  // Bob wrote nothing and Alice's write is not in his views: the replica serves him.
-  await until("a read of Bob's served by the replica", async () => {
+  // Carol wrote nothing and no write since the pause is in her views: the replica serves her.
+  await until("a read of Carol's served by the replica", async () => {
     const b = await reads(app)
-    const res = await as(app, bob!, { method: 'GET', url: freshListUrl() })
-    if (res.statusCode !== 200) throw new Error(`Bob's read answered ${res.statusCode}`)
+    const res = await as(app, carol!, { method: 'GET', url: freshListUrl() })
+    if (res.statusCode !== 200) throw new Error(`Carol's read answered ${res.statusCode}`)
     return (await reads(app)).replica > b.replica
   }, 60_000)
 
