@@ -19,6 +19,7 @@ import inputGuard from './plugins/external/input-guard'
 import loadShedding from './plugins/external/load-shedding'
 import memoryPlugin from './plugins/external/memory'
 import metricsPlugin from './plugins/external/metrics'
+import readReplica from './plugins/external/read-replica'
 import redisPlugin from './plugins/external/redis'
 import requestLog from './plugins/external/request-log'
 import responseHeaders from './plugins/external/response-headers'
@@ -84,6 +85,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(dbPlugin)
   await app.register(metricsPlugin)
   await app.register(redisPlugin)
+  // Before the services (they read through its client) and the routes (its hooks are root-level).
+  await app.register(readReplica)
 
   // Application (src/plugins/app).
   await app.register(servicesPlugin)

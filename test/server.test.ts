@@ -38,7 +38,7 @@ t.test('server.ts with the embedded database: serves, then drains and exits 0 on
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'ok' })
   const ready = await fetch(`http://127.0.0.1:${port}/ready`)
-  t.same(await ready.json(), { status: 'ok', database: 'up', cache: 'up' })
+  t.same(await ready.json(), { status: 'ok', database: 'up', cache: 'up', replica: 'off' })
 
   const client = new pg.Client({ connectionString: `postgresql://postgres:postgres@127.0.0.1:${dbPort}/crm` })
   await client.connect()

@@ -25,6 +25,10 @@ export const EnvSchema = Type.Object({
   // 'true' verifies the server certificate; 'no-verify' encrypts without
   // verifying (self-signed managed databases).
   DATABASE_SSL: Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('no-verify')], { default: 'false' }),
+  // --- read replica (docs/read-replica.md) ---
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_READ_MAX_LAG_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  // --- end read replica ---
   EMBEDDED_DATABASE_DIR: Type.String({ minLength: 1, default: '.data' }),
   EMBEDDED_DATABASE_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
@@ -83,6 +87,8 @@ export interface AppConfig {
   logLevel: string
   database: DatabaseConfig
   embedded: { dataDir: string; port: number }
+  /** A streaming replica for reads (url unset: every read goes to the primary). */
+  readReplica: { url?: string; maxLagMs: number }
   /** Apply pending migrations before listening (default: only for the embedded database). */
   migrateOnStart: boolean
   redisUrl?: string
@@ -163,6 +169,7 @@ function load (source: Source, cwd: string, serving: boolean): AppConfig {
       ssl: env.DATABASE_SSL === 'false' ? false : { rejectUnauthorized: env.DATABASE_SSL === 'true' },
       slowQueryMs: env.SLOW_QUERY_MS
     },
+    readReplica: { url: env.DATABASE_READ_URL, maxLagMs: env.DATABASE_READ_MAX_LAG_MS },
     embedded: { dataDir: path.resolve(cwd, env.EMBEDDED_DATABASE_DIR), port: env.EMBEDDED_DATABASE_PORT },
     migrateOnStart: env.MIGRATE_ON_START ?? env.DATABASE_URL === undefined,
     redisUrl: env.REDIS_URL,

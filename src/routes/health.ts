@@ -21,7 +21,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const [databaseUp, cache] = await Promise.all([app.db.healthCheck(), app.cacheStatus()])
     const overloaded = app.isUnderPressure()
     const ready = databaseUp && !overloaded
-    const body = { status: ready ? 'ok' as const : 'unavailable' as const, database: databaseUp ? 'up' as const : 'down' as const, cache, ...(overloaded ? { overloaded } : {}) }
+    const body = { status: ready ? 'ok' as const : 'unavailable' as const, database: databaseUp ? 'up' as const : 'down' as const, cache, replica: app.readReplica.status(), ...(overloaded ? { overloaded } : {}) }
     if (!ready) {
       void reply.code(503).header('retry-after', '5')
     }

@@ -188,7 +188,7 @@ t.test('a shed request (503 under memory pressure) carries the headers too', asy
   const ready = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(ready.statusCode, 503)
   t.equal(ready.headers['retry-after'], '5')
-  t.same(ready.json(), { status: 'unavailable', database: 'up', cache: 'up', overloaded: true })
+  t.same(ready.json(), { status: 'unavailable', database: 'up', cache: 'up', replica: 'off', overloaded: true })
   const second = assertCommonHeaders(t, ready.headers, '503 /ready')
   t.not(first, second, 'a new id per request')
 

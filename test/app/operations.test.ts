@@ -131,7 +131,7 @@ t.test('load shedding: 503 with Retry-After under pressure, /health and /metrics
   t.same(shed.json(), { statusCode: 503, error: 'Service Unavailable', message: 'The service is overloaded; retry shortly', code: 'OVERLOADED' })
   const ready = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(ready.statusCode, 503, 'readiness says so: the balancer drains this instance')
-  t.same(ready.json(), { status: 'unavailable', database: 'up', cache: 'up', overloaded: true })
+  t.same(ready.json(), { status: 'unavailable', database: 'up', cache: 'up', replica: 'off', overloaded: true })
   t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'liveness does not flap under load')
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, 'metrics stay observable')
 })

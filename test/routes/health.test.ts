@@ -19,7 +19,7 @@ t.test('health and readiness with the database and Redis up', async (t) => {
 
   const ready = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(ready.statusCode, 200)
-  t.same(ready.json(), { status: 'ok', database: 'up', cache: 'up' })
+  t.same(ready.json(), { status: 'ok', database: 'up', cache: 'up', replica: 'off' })
 
   const missing = await app.inject({ method: 'GET', url: '/no/such/route?x=1' })
   t.equal(missing.statusCode, 404)
@@ -32,7 +32,7 @@ t.test('a Redis outage only degrades readiness: still 200, cache "down"', async 
   const app = await buildTestApp(t, db.url, { REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
   const ready = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(ready.statusCode, 200)
-  t.same(ready.json(), { status: 'ok', database: 'up', cache: 'down' })
+  t.same(ready.json(), { status: 'ok', database: 'up', cache: 'down', replica: 'off' })
   t.same((await app.inject({ method: 'GET', url: '/health' })).json(), { status: 'ok' })
 })
 
@@ -40,7 +40,7 @@ t.test('without REDIS_URL the in-process cache counts as up', async (t) => {
   const db = await createTestDatabase('health_nocache')
   t.teardown(db.drop)
   const app = await buildTestApp(t, db.url, { REDIS_URL: undefined })
-  t.same((await app.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ok', database: 'up', cache: 'up' })
+  t.same((await app.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ok', database: 'up', cache: 'up', replica: 'off' })
 })
 
 t.test('an unreachable database: the app still starts, /ready answers 503 with Retry-After, /health 200', async (t) => {
@@ -49,6 +49,6 @@ t.test('an unreachable database: the app still starts, /ready answers 503 with R
   const ready = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(ready.statusCode, 503)
   t.equal(ready.headers['retry-after'], '5')
-  t.same(ready.json(), { status: 'unavailable', database: 'down', cache: 'up' })
+  t.same(ready.json(), { status: 'unavailable', database: 'down', cache: 'up', replica: 'off' })
   t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'liveness does not depend on the database')
 })

@@ -41,7 +41,9 @@ export default fp(async (app) => {
         app.metrics.dashboardRefreshSeconds.observe(result.durationMs / 1000)
         app.log.info({ durationMs: Math.round(result.durationMs) }, 'dashboard_analytics refreshed')
         // Cached dashboards now show older figures than the view: drop them.
-        return app.responseCache.invalidate({ dashboard: true })
+        // First record where the refresh ended in the WAL, so a dashboard read
+        // is sent to the replica only once it has the refreshed view.
+        return app.readReplica.recordWrite(['dash', 'all']).then(async () => await app.responseCache.invalidate({ dashboard: true }))
       })
       .catch((err: unknown) => { app.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'dashboard_analytics refresh failed') })
       .finally(() => { running = undefined })
@@ -53,4 +55,4 @@ export default fp(async (app) => {
     clearInterval(timer)
     await running
   })
-}, { name: 'dashboard-refresh', dependencies: ['services', 'metrics', 'response-cache'] })
+}, { name: 'dashboard-refresh', dependencies: ['services', 'metrics', 'response-cache', 'read-replica'] })

@@ -27,7 +27,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const prisma = app.db.prisma
+  // Reads of GETs the read-replica plugin routes go to the replica through this client.
+  const prisma = app.readReplica.prisma
   const { url, ssl, connectTimeoutMs } = app.db.config
   // Keyset cursors are signed with a key derived from JWT_SECRET: valid on every instance.
   const lists = new Lists(new CursorCodec(app.config.jwtSecret))
@@ -41,4 +42,4 @@ export default fp(async (app) => {
     // Its refresh holds a session-level advisory lock on a connection of its own.
     dashboard: new DashboardService(prisma, { url, ssl, connectTimeoutMs })
   })
-}, { name: 'services', dependencies: ['config', 'db'] })
+}, { name: 'services', dependencies: ['config', 'db', 'read-replica'] })
