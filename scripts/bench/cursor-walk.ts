@@ -17,6 +17,21 @@ export interface WalkResult {
   deepest: LatencyStats
 }
 
+/** Scenario (f): the walks of one run. */
+export interface WalkScenarioResult { key: 'f', title: string, limit: number, walks: WalkResult[], notes: string[] }
+
+/** Per walker, the run with the median pages/s (its latencies with it). */
+export function medianWalks (runs: WalkScenarioResult[]): WalkScenarioResult {
+  const first = runs[0]!
+  return {
+    ...first,
+    walks: first.walks.map((walk, i) => {
+      const sorted = runs.map((r) => r.walks[i]!).sort((a, b) => a.pagesPerSecond - b.pagesPerSecond)
+      return sorted[Math.floor((sorted.length - 1) / 2)] ?? walk
+    })
+  }
+}
+
 interface Listed { data: unknown[], page: { nextCursor?: string } }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -44,6 +59,8 @@ async function getJson (url: string, headers: Record<string, string>): Promise<L
 export async function walkList (
   base: string, path: string, headers: Record<string, string>, who: string, opts: { maxPages: number, edge: number }
 ): Promise<WalkResult> {
+  // Uncompressed, so the walker can read each page's cursor without decoding.
+  const plain = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'accept-encoding'))
   const latencies: number[] = []
   let rows = 0
   let cursor: string | undefined
@@ -52,7 +69,7 @@ export async function walkList (
     const separator = path.includes('?') ? '&' : '?'
     const url = `${base}${path}${cursor === undefined ? '' : `${separator}cursor=${cursor}`}`
     const t0 = process.hrtime.bigint()
-    const page = await getJson(url, headers)
+    const page = await getJson(url, plain)
     latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
     rows += page.data.length
     cursor = page.page.nextCursor

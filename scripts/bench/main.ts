@@ -168,6 +168,8 @@ async function main (): Promise<number> {
         if (isHttp(result)) {
           console.log(`${fmtInt(result.reqPerSec)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
             `${result.errors} errors, ${result.non2xx} non-2xx${result.xCache === undefined ? '' : `, X-Cache ${JSON.stringify(result.xCache)}`}`)
+        } else if (result.key === 'f') {
+          console.log(result.walks.map((w) => `${w.who}: ${w.pages} pages, ${fmtInt(w.pagesPerSecond)} pages/s`).join('; '))
         } else if (result.key === 'db-latency') {
           console.log(result.statements.map((s) => `${s.statement}: p50 ${fmt(s.unnamed.p50, 3)} ms, planning ${fmt(s.planningShare * 100, 0)} %`).join('; '))
         } else {

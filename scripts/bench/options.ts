@@ -13,7 +13,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --warmup S            unmeasured seconds before each scenario (default 1; 0 = none)
   --connections C       concurrent connections / database workers (default 32)
   --runs R              repeat the whole set R times and report medians (default 1)
-  --only LIST           comma-separated: a,b,c,c2,d,e,http-ceiling,db-ceiling,db-latency,ceilings,db-side,prisma,all (default all)
+  --only LIST           comma-separated: a,b,c,c2,d,e,f,http-ceiling,db-ceiling,db-latency,ceilings,db-side,prisma,all (default all)
   --database-url URL    default postgresql://root@127.0.0.1:5432/crm_bench_live_<N> (crm_bench_<N> for clustered; created when missing)
   --redis-url URL       default redis://127.0.0.1:6379
   --reseed              seed again even when the database already holds this size
@@ -21,6 +21,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-build          with --server dist: use the existing dist/ as is
   --prisma-iterations N calls per variant and mode in the prisma micro-scenario (default 2000)
   --db-calls N          sequential calls per statement and variant in db-latency (default 1000)
+  --walk-pages N        at most N pages per walk in (f) (default 2000; limit 200 per page)
   --results-dir DIR     where the JSON goes (default bench/results)
   --check               exit 3 when a target is missed
   --accept-encoding V   Accept-Encoding of the service's GETs (default "gzip, deflate, br"; none = no header)
@@ -29,11 +30,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --profile-scenario K  the scenario profiled (default d)`
 
 /** In the order they run: each ceiling just before the scenarios measured against it. */
-export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'e', 'prisma'] as const
+export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'f', 'e', 'prisma'] as const
 export type ScenarioKey = typeof SCENARIOS[number]
 
 /** The scenarios measured over HTTP against the service (or the bare HTTP ceiling). */
-export const HTTP_SCENARIOS: ReadonlySet<ScenarioKey> = new Set(['http-ceiling', 'a', 'b', 'c', 'c2', 'd', 'e'])
+export const HTTP_SCENARIOS: ReadonlySet<ScenarioKey> = new Set(['http-ceiling', 'a', 'b', 'c', 'c2', 'd', 'e', 'f'])
 
 export const TITLES: Record<ScenarioKey, string> = {
   'http-ceiling': 'HTTP ceiling: bare Fastify, (a)\'s body',
@@ -43,6 +44,7 @@ export const TITLES: Record<ScenarioKey, string> = {
   c2: 'org by id, cache-busting',
   d: 'dashboard',
   e: 'write mix (POST interaction / PATCH org)',
+  f: 'cursor walk: a whole list page by page',
   'db-ceiling': 'DB ceiling: (b)\'s SQL, raw pg loop',
   'db-latency': 'DB single client: latency and planning share',
   prisma: 'Prisma overhead (in process)'
@@ -76,6 +78,7 @@ export interface BenchOptions {
   skipBuild: boolean
   prismaIterations: number
   dbCalls: number
+  walkPages: number
   resultsDir: string
   check: boolean
   acceptEncoding?: string
@@ -87,7 +90,7 @@ function scenarioList (value: string): ScenarioKey[] {
   const wanted = new Set<ScenarioKey>()
   for (const raw of value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')) {
     const keys = ALIASES[raw] ?? ((SCENARIOS as readonly string[]).includes(raw) ? [raw as ScenarioKey] : undefined)
-    if (keys === undefined) throw new UsageError(`--only: unknown scenario ${JSON.stringify(raw)} (a, b, c, c2, d, e, http-ceiling, db-ceiling, db-latency, ceilings, db-side, prisma, all)`)
+    if (keys === undefined) throw new UsageError(`--only: unknown scenario ${JSON.stringify(raw)} (a, b, c, c2, d, e, f, http-ceiling, db-ceiling, db-latency, ceilings, db-side, prisma, all)`)
     keys.forEach((k) => wanted.add(k))
   }
   if (wanted.size === 0) throw new UsageError('--only names no scenario')
@@ -110,6 +113,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     'skip-build': { type: 'boolean', default: false },
     'prisma-iterations': { type: 'string', default: '2000' },
     'db-calls': { type: 'string', default: '1000' },
+    'walk-pages': { type: 'string', default: '2000' },
     'results-dir': { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
     check: { type: 'boolean', default: false },
     'accept-encoding': { type: 'string', default: 'gzip, deflate, br' },
@@ -139,6 +143,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     skipBuild: values['skip-build'],
     prismaIterations: integer('prisma-iterations', values['prisma-iterations'], { min: 10, max: 10_000_000 }),
     dbCalls: integer('db-calls', values['db-calls'], { min: 10, max: 1_000_000 }),
+    walkPages: integer('walk-pages', values['walk-pages'], { min: 2, max: 1_000_000 }),
     resultsDir: path.resolve(values['results-dir']),
     check: values.check,
     acceptEncoding: values['accept-encoding'] === 'none' ? undefined : values['accept-encoding'],

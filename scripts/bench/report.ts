@@ -5,13 +5,14 @@ import { dbLatencyTable, dbTargets, medianDbLatency, type DbLatencyResult } from
 import type { Counter, ScenarioResult } from './http-load'
 import { CEILING_OF, SCENARIOS, type ScenarioKey } from './options'
 import type { MicroStats, MicroVariant, PrismaResult } from './prisma-micro'
+import { formatWalk, medianWalks, type WalkScenarioResult } from './cursor-walk'
 
 export interface Target { id: string; text: string; value?: number; pass: boolean | null }
 
-export type RunResults = Partial<Record<ScenarioKey, ScenarioResult | PrismaResult | DbLatencyResult>>
+export type RunResults = Partial<Record<ScenarioKey, ScenarioResult | PrismaResult | DbLatencyResult | WalkScenarioResult>>
 
-export const isHttp = (r: ScenarioResult | PrismaResult | DbLatencyResult | undefined): r is ScenarioResult =>
-  r !== undefined && r.key !== 'prisma' && r.key !== 'db-latency'
+export const isHttp = (r: RunResults[ScenarioKey]): r is ScenarioResult =>
+  r !== undefined && r.key !== 'prisma' && r.key !== 'db-latency' && r.key !== 'f'
 const isDbLatency = (r: RunResults[ScenarioKey]): r is DbLatencyResult => r?.key === 'db-latency'
 
 export function applyRatios (results: RunResults): void {
@@ -40,6 +41,10 @@ export function medians (runs: RunResults[]): RunResults {
     if (list.length === 0) continue
     if (key === 'db-latency') {
       out[key] = medianDbLatency(list as DbLatencyResult[])
+      continue
+    }
+    if (key === 'f') {
+      out[key] = medianWalks(list as WalkScenarioResult[])
       continue
     }
     if (key === 'prisma') {
@@ -142,6 +147,8 @@ export function report (m: RunResults, targets: Target[], runs: number): string 
   const out = [`\nresults${runs > 1 ? ` (medians of ${runs} runs; errors and X-Cache summed)` : ''}:`, table(rows)]
   const dbl = m['db-latency']
   if (isDbLatency(dbl)) out.push('', table(dbLatencyTable(dbl)), `(${dbl.calls} sequential calls per statement and variant on one connection; planning/execution: medians of EXPLAIN (ANALYZE, TIMING OFF) samples)`)
+  const walk = m.f as WalkScenarioResult | undefined
+  if (walk !== undefined) out.push('', `(f) cursor walk, limit ${walk.limit}:`, ...walk.walks.map((w) => `  ${formatWalk(w)}`))
   const p = m.prisma as PrismaResult | undefined
   if (p !== undefined) {
     const prow: string[][] = [['prisma micro-scenario', 'seq ops/s', 'seq p50', 'seq p99', `conc(${p.concurrency}) ops/s`, 'conc p50', 'conc p99', 'vs pg seq', 'vs pg conc']]

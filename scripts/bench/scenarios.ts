@@ -5,6 +5,7 @@ import type pg from 'pg'
 import { httpGet } from '../lib/http-get'
 import type { ListSpec } from '../lib/list-spec'
 import type { Dataset, Member } from './dataset'
+import { walkList, type WalkScenarioResult } from './cursor-walk'
 import { runDbLatency, type DbLatencyResult } from './db-side'
 import { cacheCounter, measureHttp, type RuntimeProbe, type ScenarioResult } from './http-load'
 import { listGenerator, listPath } from './list-generator'
@@ -50,7 +51,7 @@ async function runtimeProbe (ctx: Context): Promise<RuntimeProbe | undefined> {
   return { counts: { HIT: cache.hits, MISS: cache.misses, BYPASS: cache.bypasses }, eventLoopDelayMs: pressure.eventLoopDelay }
 }
 
-export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult | DbLatencyResult> {
+export async function scenario (ctx: Context, key: ScenarioKey): Promise<ScenarioResult | PrismaResult | DbLatencyResult | WalkScenarioResult> {
   const { opts, ids } = ctx
   const service = ctx.service
   const base = service?.base ?? ''
@@ -186,6 +187,16 @@ export async function scenario (ctx: Context, key: ScenarioKey): Promise<Scenari
       const notes = ['the (b) parameter mix, every call a new page; one connection, after 20 unmeasured calls']
       if (res.fallbacks > 0) notes.push(`${res.fallbacks} calls fell back to an empty page past the end to stay unique`)
       return { key, title: TITLES[key], connections: res.connections, calls: res.calls, statements: res.statements, notes }
+    }
+    case 'f': {
+      // The median member's whole list, and the admin's (every organization), as far as --walk-pages goes.
+      const limit = 200
+      const walks = [
+        await walkList(base, `/api/v1/organizations?limit=${limit}`, headers, `member (${ctx.member.organizations} organizations)`, { maxPages: opts.walkPages, edge: 10 }),
+        await walkList(base, `/api/v1/organizations?limit=${limit}`, ctx.adminAuth ?? headers, 'admin (every organization)', { maxPages: opts.walkPages, edge: 10 })
+      ]
+      const notes = ['one client, keep-alive, following page.nextCursor; every page a cache miss (a new URL)']
+      return { key, title: TITLES[key], limit, walks, notes }
     }
     case 'prisma':
       return await prismaScenario(ctx)

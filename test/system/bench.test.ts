@@ -156,7 +156,7 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.ok(report.machine.cpus >= 1 && report.machine.cpuList.length === report.machine.cpus, 'machine: cpus')
   t.equal(report.machine.node, process.version)
   t.match(report.options, { organizations: 300, connections: 4, durationS: 1 })
-  t.same(report.options.only, ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'e', 'prisma'])
+  t.same(report.options.only, ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'f', 'e', 'prisma'])
   t.match(report.dataset, { action: 'reused', organizations: 300, layout: 'clustered' })
   t.ok(report.member.organizations > 0, 'a member with organizations')
   t.equal(report.runs.length, 1)
@@ -179,6 +179,13 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.ok((report.median.c2!.xCache?.MISS ?? 0) > 0 && report.median.c2!.xCache?.HIT === undefined, '(c2) never hits the cache')
   t.same(report.targets.map((x) => x.id), ['b-ratio', 'b-p50', 'a-ratio', 'c-ratio', 'd-ratio', 'no-errors', 'b-all-miss', 'db-ceiling', 'db-single-p50'])
   t.ok(report.median['db-latency'].statements.length === 2, 'the single-client figures are in the full run too')
+  const walks = (report.median.f as unknown as { walks: Array<{ who: string, pages: number, rows: number, pagesPerSecond: number }> }).walks
+  t.same(walks.map((w) => w.who.split(' ')[0]), ['member', 'admin'], '(f) walks a member\'s and the admin\'s list')
+  const { n: live } = (await withClient(db.url, async (client) => (await client.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM organizations WHERE NOT is_deleted')).rows[0]!))
+  t.equal(walks[1]!.rows, live, '(f): the admin\'s walk by cursor reads every live organization once')
+  t.ok(walks.every((w) => w.pages >= 1 && w.pagesPerSecond > 0), '(f): pages per second')
+  t.match(full.stdout, /\(f\) cursor walk, limit 200:/)
   t.equal(report.targets.find((x) => x.id === 'no-errors')!.pass, true)
 
   const prisma = report.median.prisma
