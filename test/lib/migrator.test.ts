@@ -214,7 +214,9 @@ t.test('takes Prisma\'s advisory lock: waits for it, times out with P1002, and t
   t.equal(rows.length, local.length, 'one row per migration')
   t.ok(rows.every((r) => r.finished_at !== null))
   await withClient(db.url, async (c) => {
-    const held = await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [PRISMA_MIGRATION_LOCK_KEY])
+    // This database's lock only: other test files migrate their own databases at the same time.
+    const held = await c.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [PRISMA_MIGRATION_LOCK_KEY])
     t.equal(held.rowCount, 0, 'the lock is released afterwards')
   })
 })
