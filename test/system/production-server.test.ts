@@ -450,7 +450,7 @@ t.test('the built image runs dist/src/server.js: migrates, serves, passes its HE
   t.teardown(async () => await monitor.end().catch(() => {}))
   const waitingOnLock = async (): Promise<number> => (await monitor.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE '%get_organizations_optimized%'`, [db.name])).rows[0]!.n
+      WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE '%FROM organizations o%'`, [db.name])).rows[0]!.n
 
   // The caller is looked up once and cached: that lookup must not queue behind the held queries.
   t.equal((await fetch(`${base}/api/v1/users/me`, { headers: user!.headers })).status, 200)
