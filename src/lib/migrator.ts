@@ -104,6 +104,7 @@ export async function applyMigrations (options: MigrateOptions): Promise<Migrate
   const log = options.log ?? (() => {})
   const local = await readMigrations(options.migrationsDir ?? MIGRATIONS_DIR)
   const client = new pg.Client({ connectionString: options.connectionString, ssl: options.ssl })
+  client.on('error', () => {}) // a lost connection rejects the next query, which reports it
   await client.connect()
   // A failed DDL must not leave the session inside an aborted transaction
   // when we record the failure, hence explicit BEGIN/ROLLBACK below.

@@ -84,6 +84,10 @@ export class DashboardService {
       connectionTimeoutMillis: this.connection.connectTimeoutMs,
       application_name: 'crm-service dashboard refresh'
     })
+    // A server that goes away between two of its statements (a crash, a
+    // restart) is reported by the next query's rejection; the client's own
+    // 'error' event must not become an uncaught exception meanwhile.
+    client.on('error', () => {})
     await client.connect()
     try {
       // One transaction, its timeout and lock scoped to it: behind a
