@@ -19,7 +19,8 @@ import { omitNull } from './scope'
 export const COUNT_FIELDS = ['contactCount', 'interactionCount', 'opportunityCount'] as const
 type CountField = typeof COUNT_FIELDS[number]
 
-export interface ListedOrganizationRow {
+/** An organization's listed columns; the counts only when they were selected. */
+export interface OrganizationSummaryRow {
   id: string
   name: string
   industry_segment: string | null
@@ -31,6 +32,9 @@ export interface ListedOrganizationRow {
   contact_count?: bigint
   interaction_count?: bigint
   opportunity_count?: bigint
+}
+
+export interface ListedOrganizationRow extends OrganizationSummaryRow {
   /** The sort key of the row, for nextCursor. */
   sort_key: string | null
   sort_at: string | null
@@ -119,7 +123,7 @@ const SORTS: Record<OrganizationSort, SortSpec> = {
 }
 
 /** A listed row as the API shows it: the counts only when they were computed. */
-export function listedOrganization (row: ListedOrganizationRow): Projected<OrganizationSummary> {
+export function listedOrganization (row: OrganizationSummaryRow): Projected<OrganizationSummary> {
   const item: Projected<OrganizationSummary> = {
     id: row.id,
     name: row.name,

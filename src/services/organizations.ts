@@ -2,7 +2,6 @@
 // parameters bound by Prisma.sql), plain CRUD through Prisma, and PATCH with
 // an If-Match check made under a row lock so concurrent writers serialize.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client'
-import type { PriorityLevel } from '../../generated/prisma/enums'
 import type { Caller } from '../lib/caller'
 import type { CursorScope } from '../lib/cursor'
 import { assertIfMatch } from '../lib/etag'
@@ -11,26 +10,13 @@ import type { Page } from '../schemas/common'
 import { ORGANIZATION_FIELDS, type Organization, type OrganizationCreate, type OrganizationListQuery, type OrganizationSummary, type OrganizationUpdate } from '../schemas/organizations'
 import { change, written, type Written } from './changes'
 import { countRows, parseFields, project, type Lists, type Projected } from './listing'
-import { COUNT_FIELDS, listedOrganization, listingFromWhere, organizationPageQuery, positionOf, walkSnapshotOf, type ListedOrganizationRow } from './organization-listing'
+import { COUNT_FIELDS, listedOrganization, listingFromWhere, organizationPageQuery, positionOf, walkSnapshotOf, type ListedOrganizationRow, type OrganizationSummaryRow } from './organization-listing'
 import { omitNull, scopeUserId, visibleOrganizations } from './scope'
 
 type Db = PrismaClient | Prisma.TransactionClient
 
-interface ListingRow {
-  id: string
-  name: string
-  industry_segment: string | null
-  priority_level: PriorityLevel
-  primary_email: string | null
-  primary_phone: string | null
-  annual_revenue: bigint | null
-  created_at: Date
-  contact_count: bigint
-  interaction_count: bigint
-  opportunity_count: bigint
-}
-
-interface OrganizationRow extends ListingRow {
+/** The by-id row: the listed columns with all three counts, and the rest. */
+interface OrganizationRow extends Required<OrganizationSummaryRow> {
   website: string | null
   assigned_user_id: string
   updated_at: Date
@@ -38,23 +24,6 @@ interface OrganizationRow extends ListingRow {
 
 function toNumber (value: bigint | null): number | undefined {
   return value === null ? undefined : Number(value)
-}
-
-/** A listing row (or the by-id row, which has the same columns and more) as the API shows it. */
-function summaryFrom (row: ListingRow): OrganizationSummary {
-  return {
-    id: row.id,
-    name: row.name,
-    industrySegment: omitNull(row.industry_segment),
-    priorityLevel: row.priority_level,
-    primaryEmail: omitNull(row.primary_email),
-    primaryPhone: omitNull(row.primary_phone),
-    annualRevenue: toNumber(row.annual_revenue),
-    createdAt: row.created_at,
-    contactCount: Number(row.contact_count),
-    interactionCount: Number(row.interaction_count),
-    opportunityCount: Number(row.opportunity_count)
-  }
 }
 
 /**
@@ -188,7 +157,9 @@ export class OrganizationService {
   private async read (db: Db, caller: Caller, id: string): Promise<Organization> {
     const [row] = await db.$queryRaw<OrganizationRow[]>(organizationQuery(id, scopeUserId(caller)))
     if (row === undefined) throw new NotFoundError('Organization')
-    return { ...summaryFrom(row), website: omitNull(row.website), assignedUserId: row.assigned_user_id, updatedAt: row.updated_at }
+    // All three counts are selected, so the listed item is a whole summary (same fields, same order: the ETag hashes it).
+    const summary = listedOrganization(row) as OrganizationSummary
+    return { ...summary, website: omitNull(row.website), assignedUserId: row.assigned_user_id, updatedAt: row.updated_at }
   }
 
   /** A member may only assign to themselves; an admin to any active user. */
