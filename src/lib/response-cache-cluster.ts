@@ -4,8 +4,9 @@
 // cluster refuses a script across slots. So a lookup sends two commands at
 // the same time, one per slot, and still waits one round trip:
 //
-// 1. MGET epoch + generation, on `{g}`: the values the entry's key is built
-//    from, read fresh on every lookup (from the master: a replica may lag).
+// 1. A script reading the epoch and the generation, on `{g}`: the values the
+//    entry's key is built from, read fresh on every lookup (from the master:
+//    a replica may lag).
 // 2. A script on `{u:<id>}` that counts the rate limit and reads the entry
 //    under the key built from the values this instance saw last for that
 //    generation (a guess).
@@ -20,7 +21,7 @@ import { LRUCache } from 'lru-cache'
 import type { Cluster } from 'ioredis'
 import type { Coding } from './compression'
 import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
-import { codedKey, decodeBytes, RedisCacheBackend, type CacheLookup, type RateQuery } from './response-cache'
+import { codedKey, decodeBytes, EPOCH_NEXT_LUA, RedisCacheBackend, type CacheLookup, type RateQuery } from './response-cache'
 
 // KEYS[1] the entry, KEYS[2] its coded bytes (KEYS[1] again for identity),
 // KEYS[3] the rate counter: one slot. ARGV[3] coding ('' for identity),
@@ -40,6 +41,18 @@ end
 return { count, ttl, redis.call('GET', KEYS[1]), 0 }
 `
 
+// KEYS[1] the epoch, KEYS[2] a generation (slot {g}). A missing epoch means
+// a new cluster, or a {g} master that came back empty while entries made
+// under its old values live on: it starts again from the clock, not from 0.
+const GENERATION_SCRIPT = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+${EPOCH_NEXT_LUA}
+end
+return { epoch, redis.call('GET', KEYS[2]) or '0' }
+`
+
+type GenerationCommand = (epochKey: string, generationKey: string) => Promise<[string, string]>
 type ReadReply = [number, number] | [number, number, Buffer | null, number]
 type ReadCommand = (entryKey: string, codedKey: string, rateKey: string,
   unused1: string, unused2: string, coding: string, windowMs: number, max: number) => Promise<ReadReply>
@@ -56,6 +69,7 @@ export class RedisClusterCacheBackend extends RedisCacheBackend {
   constructor (cluster: Cluster, ttlSeconds: number, prefix: string) {
     super(cluster, ttlSeconds, prefix)
     cluster.defineCommand('crmCacheRead', { numberOfKeys: 3, lua: READ_SCRIPT })
+    cluster.defineCommand('crmCacheGeneration', { numberOfKeys: 2, lua: GENERATION_SCRIPT })
     // A master lost (failed over to a replica that may lack its last
     // writes): its generations may have gone back, like a restarted Redis.
     cluster.on('-node', () => { this.epochStale = true })
@@ -66,10 +80,10 @@ export class RedisClusterCacheBackend extends RedisCacheBackend {
     await this.resetIfStale()
     const guess = this.lastSeen.get(generation) ?? '0:0'
     const [values, first] = await Promise.all([
-      this.redis.mget(this.keys.epoch(), this.keys.generation(generation)),
+      (this.redis as unknown as { crmCacheGeneration: GenerationCommand }).crmCacheGeneration(this.keys.epoch(), this.keys.generation(generation)),
       this.read(this.entryKey(caller, guess, url), caller, coding, rate)
     ])
-    const current = `${values[0] ?? '0'}:${values[1] ?? '0'}`
+    const current = `${values[0]}:${values[1]}`
     this.lastSeen.set(generation, current)
     const counted = rate === undefined ? undefined : { current: first[0], ttlMs: first[1] }
     if (first.length === 2) return { key: '', rate: counted }

@@ -109,6 +109,24 @@ end
 return { count, ttl, key, redis.call('GET', key), 0 }
 `
 
+/**
+ * The epoch's next value: above the current one and at least Redis' clock in
+ * microseconds. A Redis that lost the epoch (restarted empty, or a replica
+ * promoted without its last writes) may still sit beside entries made under
+ * older values (on a cluster the entries live on other masters); a value
+ * from the clock is one no earlier epoch had. Lua numbers are doubles: exact
+ * up to 2^53 µs (year 2255). Sets the script's local `epoch`.
+ */
+export const EPOCH_NEXT_LUA = `
+  local now = redis.call('TIME')
+  epoch = string.format('%d', math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber(now[1]) * 1000000 + tonumber(now[2])))
+  redis.call('SET', KEYS[1], epoch)
+`
+// Into the local `epoch` (Redis forbids globals in scripts).
+const EPOCH_BUMP_SCRIPT = `local epoch
+${EPOCH_NEXT_LUA}
+return epoch`
+
 type LookupReply = [number, number] | [number, number, Buffer, Buffer | null, number]
 type LookupCommand = (epochKey: string, generationKey: string, rateKey: string,
   entryPrefix: string, url: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
@@ -133,6 +151,7 @@ export class RedisCacheBackend implements CacheBackend {
   constructor (protected readonly redis: RedisClient, private readonly ttlSeconds: number, prefix: string) {
     this.keys = new RedisKeys(prefix)
     redis.defineCommand('crmCacheLookup', { numberOfKeys: 3, lua: LOOKUP_SCRIPT })
+    redis.defineCommand('crmEpochBump', { numberOfKeys: 1, lua: EPOCH_BUMP_SCRIPT })
     redis.on('close', () => { this.epochStale = true })
   }
 
@@ -143,7 +162,7 @@ export class RedisCacheBackend implements CacheBackend {
   /** Bumps the epoch first when an invalidation may have been lost (see epochStale). */
   protected async resetIfStale (): Promise<void> {
     if (!this.epochStale) return
-    await this.redis.incr(this.keys.epoch())
+    await (this.redis as unknown as { crmEpochBump: (key: string) => Promise<unknown> }).crmEpochBump(this.keys.epoch())
     this.epochStale = false
   }
 

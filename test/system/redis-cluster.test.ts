@@ -7,6 +7,9 @@
 // - Where the keys went: the epoch, generations and write positions in one
 //   slot; each caller's entries and rate counter in the caller's slot, and
 //   callers spread over more than one master.
+// - The master of the generations killed and restarted empty: reads answer
+//   from the database meanwhile, and afterwards no entry made under the old
+//   generation values is ever served again.
 // - The cache and rate-limit test files (response-cache.test.ts,
 //   http-layer.test.ts) run again, whole, with their apps on the cluster.
 import { spawn } from 'node:child_process'
@@ -18,6 +21,7 @@ import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp, tsNodeArgs } from '../helpers/app'
 import { createTestDatabase } from '../helpers/database'
 import { cli, startTestRedisCluster } from '../helpers/redis-cluster'
+import { until } from '../helpers/wait'
 
 const API = '/api/v1'
 const ROOT = path.join(__dirname, '..', '..')
@@ -93,6 +97,39 @@ t.test('the cache and the rate limit on a three-master Redis Cluster', async (t)
       if (entries.length > 0) holding.push(port)
     }
     t.ok(holding.length >= 2, `entries of 12 callers are on ${holding.length} of the 3 masters`)
+  })
+
+  t.test('the generations\' master restarts empty: its old values never make an older answer reachable', async (t) => {
+    const keys = new RedisKeys(a.config.redisKeyPrefix)
+    const owner = await cluster.ownerOf(keys.epoch())
+    // A member whose entries live on another master, so they outlive the generations.
+    let carol: TestUser | undefined
+    for (const user of users.slice(2)) if (carol === undefined && await cluster.ownerOf(keys.rate(user.id)) !== owner) carol = user
+    if (carol === undefined) throw new Error('every member hashes to the master of the generations')
+    const created = await as(a, carol, { method: 'POST', url: `${API}/organizations`, payload: { name: 'Era one 0' } })
+    const url = `${API}/organizations/${created.json().id as string}`
+    const nameOf = (res: { json: () => { name: string } }): string => res.json().name
+    // Entries under successive values of carol's generation (on carol's master, which stays up).
+    for (let i = 1; i <= 3; i++) {
+      await as(a, carol, { method: 'PATCH', url, payload: { name: `Era one ${i}` } })
+      t.equal(nameOf(await as(a, carol, { method: 'GET', url })), `Era one ${i}`)
+      t.equal((await as(a, carol, { method: 'GET', url })).headers['x-cache'], 'HIT')
+    }
+    await cluster.killNode(owner)
+    const during = await as(b, carol, { method: 'GET', url })
+    t.equal(during.statusCode, 200, 'with the generations unreachable, reads answer from the database')
+    t.equal(during.headers['x-cache'], 'BYPASS')
+    t.equal(nameOf(during), 'Era one 3')
+    await cluster.restartNode(owner)
+    // An instance that saw none of it: nothing marked its cache stale.
+    const c = await buildTestApp(t, db.url, { ...env, RATE_LIMIT_MAX: '100000' })
+    await until('the new instance\'s cache answers', async () => (await as(c, carol, { method: 'GET', url })).headers['x-cache'] !== 'BYPASS', 30_000)
+    for (let i = 1; i <= 3; i++) {
+      // Carol's generation counts again from 0: the same values as the entries above.
+      t.equal((await as(c, carol, { method: 'PATCH', url, payload: { name: `Era two ${i}` } })).statusCode, 200)
+      const read = await as(c, carol, { method: 'GET', url })
+      t.equal(nameOf(read), `Era two ${i}`, `after write ${i} the read shows it (${String(read.headers['x-cache'])}), not an entry of the first era`)
+    }
   })
 })
 
