@@ -47,6 +47,7 @@ import { removeRedisKeys } from '../lib/redis-keys'
 import { buildService } from '../lib/service'
 import { redactUrl } from '../lib/urls'
 import { pickMember, prepareDatabase } from './dataset'
+import { comparePooler, formatPooler, startPooledService, type PooledService, type PoolerRun } from './pooler'
 import { HTTP_SCENARIOS, parseBenchArgs, TITLES, USAGE, type BenchOptions } from './options'
 import { loadTool } from './http-load'
 import { formatProfile, profileScenario, type ProfileSummary } from './profile'
@@ -107,6 +108,8 @@ async function main (): Promise<number> {
   let runtime: unknown
   let profile: ProfileSummary | undefined
   let serverInfo: Record<string, unknown> | undefined
+  let pooled: PooledService | undefined
+  const poolerRuns: PoolerRun[][] = []
   try {
     const member = await pickMember(pool)
     const { rows: idRows } = await pool.query<{ id: string }>(
@@ -156,6 +159,12 @@ async function main (): Promise<number> {
       }
     }
 
+    if (opts.pooler && ctx.service !== undefined) {
+      pooled = await startPooledService(ctx, secret, prefix)
+      services.push(pooled.service.child)
+      console.log(`pooled service: behind PgBouncer on port ${pooled.bouncer.port} (DATABASE_POOLER=transaction), ${pooled.service.base}`)
+    }
+
     for (let i = 1; i <= opts.runs; i++) {
       const results: RunResults = {}
       for (const key of opts.only) {
@@ -179,6 +188,10 @@ async function main (): Promise<number> {
       }
       applyRatios(results)
       runs.push(results)
+      if (pooled !== undefined) {
+        console.log(`run ${i}/${opts.runs} pooler       (c) and (c2), direct then through PgBouncer…`)
+        poolerRuns.push(await comparePooler(ctx, pooled.service))
+      }
     }
 
     if (opts.profile !== undefined && ctx.service !== undefined) {
@@ -192,6 +205,7 @@ async function main (): Promise<number> {
     }
   } finally {
     for (const child of services.reverse()) await stopChild(child, 15_000)
+    await pooled?.bouncer.stop()
     if (ceilingFile !== undefined) fs.rmSync(ceilingFile, { force: true })
     if (ctx !== undefined) await cleanup(ctx, prefix).catch((err: unknown) => console.log(`cleanup failed: ${(err as Error).message}`))
     await pool.end()
@@ -201,6 +215,7 @@ async function main (): Promise<number> {
   const targets = evaluateTargets(summary, opts.organizations)
   console.log(report(summary, targets, opts.runs))
   if (profile !== undefined) console.log(formatProfile(profile, opts.profile!))
+  if (poolerRuns.length > 0) console.log(formatPooler(poolerRuns))
   const serviceLog = ctx?.service?.output() ?? ''
   const warnings = serviceLog.split('\n').filter((l) => /"level":(40|50|60)/.test(l))
   if (warnings.length > 0) console.log(`\nthe service logged ${warnings.length} warning/error lines; first: ${warnings[0]!.slice(0, 300)}`)
@@ -225,6 +240,7 @@ async function main (): Promise<number> {
     targets,
     serviceRuntime: runtime,
     ...(profile === undefined ? {} : { profile: { ...profile, scenario: opts.profile } }),
+    ...(poolerRuns.length === 0 ? {} : { pooler: poolerRuns }),
     serviceWarnings: warnings.slice(0, 50)
   }, null, 2))
   console.log(`\nwritten ${path.relative(process.cwd(), file)}`)

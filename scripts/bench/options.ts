@@ -27,7 +27,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --accept-encoding V   Accept-Encoding of the service's GETs (default "gzip, deflate, br"; none = no header)
   --tool auto|wrk|autocannon  load generator: wrk when installed (default auto), else autocannon
   --profile             also write a CPU profile of the service (node --cpu-prof) during one scenario and print its top entries
-  --profile-scenario K  the scenario profiled (default d)`
+  --profile-scenario K  the scenario profiled (default d)
+  --pooler              also run (c) and (c2) each run on a second service behind a PgBouncer (transaction mode) and compare`
 
 /** In the order they run: each ceiling just before the scenarios measured against it. */
 export const SCENARIOS = ['http-ceiling', 'a', 'c', 'c2', 'd', 'db-ceiling', 'db-latency', 'b', 'f', 'e', 'prisma'] as const
@@ -84,6 +85,8 @@ export interface BenchOptions {
   acceptEncoding?: string
   tool: 'auto' | 'wrk' | 'autocannon'
   profile?: ScenarioKey
+  /** Also (c) and (c2) through a PgBouncer in transaction mode, each run. */
+  pooler: boolean
 }
 
 function scenarioList (value: string): ScenarioKey[] {
@@ -119,7 +122,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     'accept-encoding': { type: 'string', default: 'gzip, deflate, br' },
     tool: { type: 'string', default: 'auto' },
     profile: { type: 'boolean', default: false },
-    'profile-scenario': { type: 'string', default: 'd' }
+    'profile-scenario': { type: 'string', default: 'd' },
+    pooler: { type: 'boolean', default: false }
   })
   const profiled = oneOf('profile-scenario', values['profile-scenario'], ['a', 'b', 'c', 'c2', 'd', 'e'])
   const organizations = integer('organizations', values.organizations, { min: 1, max: 100_000_000 })
@@ -148,6 +152,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     check: values.check,
     acceptEncoding: values['accept-encoding'] === 'none' ? undefined : values['accept-encoding'],
     tool: oneOf('tool', values.tool, ['auto', 'wrk', 'autocannon']),
-    ...(values.profile ? { profile: profiled } : {})
+    ...(values.profile ? { profile: profiled } : {}),
+    pooler: values.pooler
   }
 }

@@ -19,11 +19,15 @@ function sibling (name: string): string {
   return path.join(__dirname, `${name}${path.extname(__filename)}`)
 }
 
-/** @param nodeFlags extra node flags, before the entry (the profile's --cpu-prof). */
-export async function startService (opts: BenchOptions, secret: string, prefix: string, nodeFlags: string[] = []): Promise<Service> {
+/**
+ * @param nodeFlags extra node flags, before the entry (the profile's --cpu-prof).
+ * @param extraEnv more of the service's environment (--pooler's DATABASE_POOLER).
+ */
+export async function startService (opts: BenchOptions, secret: string, prefix: string, nodeFlags: string[] = [],
+  extraEnv: Record<string, string> = {}): Promise<Service> {
   const port = await freePort()
   // The seed refreshed the view; a periodic refresh mid-scenario would only add noise.
-  const env = serviceEnv({ port, databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 0 })
+  const env = { ...serviceEnv({ port, databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 0 }), ...extraEnv }
   const entry = serviceEntry(opts.server)
   const child = track(spawn(process.execPath, [...nodeFlags, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let output = ''

@@ -3,9 +3,9 @@
 // response cache's epoch (lib/response-cache.ts) makes every cached entry
 // unreachable for every instance; the in-process cache (no REDIS_URL) lives
 // in the service's memory, which this process cannot reach.
-import Redis from 'ioredis'
+import Redis, { Cluster } from 'ioredis'
 import type { AppConfig } from '../../src/lib/config'
-import { epochKey } from '../../src/lib/response-cache'
+import { RedisKeys } from '../../src/lib/redis-keys'
 import { redactUrl } from '../lib/urls'
 
 // A one-off command after a seed of seconds or minutes: it can wait for a slow Redis.
@@ -17,25 +17,30 @@ export type CacheInvalidation =
   | { outcome: 'in-process' }
 
 /** Bumps the epoch under the service's REDIS_KEY_PREFIX. Never throws: an unreachable Redis is an outcome. */
-export async function bumpCacheEpoch (config: Pick<AppConfig, 'redisUrl' | 'redisKeyPrefix'>): Promise<CacheInvalidation> {
-  if (config.redisUrl === undefined) return { outcome: 'in-process' }
-  const redis = new Redis(config.redisUrl, {
+export async function bumpCacheEpoch (config: Pick<AppConfig, 'redisUrl' | 'redisClusterNodes' | 'redisKeyPrefix'>): Promise<CacheInvalidation> {
+  const nodes = config.redisClusterNodes
+  if (config.redisUrl === undefined && nodes === undefined) return { outcome: 'in-process' }
+  const options = {
     lazyConnect: true,
     connectTimeout: REDIS_TIMEOUT_MS,
     commandTimeout: REDIS_TIMEOUT_MS,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null
-  })
+  }
+  const where = config.redisUrl === undefined ? nodes!.map(({ host, port }) => `${host}:${port}`).join(',') : redactUrl(config.redisUrl)
+  const redis = config.redisUrl === undefined
+    ? new Cluster(nodes!, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: options })
+    : new Redis(config.redisUrl, options)
   // connect() then rejects with only "Connection is closed."; the cause (e.g. ECONNREFUSED) comes as an 'error' event.
   let cause: string | undefined
   redis.on('error', (err: Error) => { cause ??= err.message })
   try {
     await redis.connect()
-    const key = epochKey(config.redisKeyPrefix)
+    const key = new RedisKeys(config.redisKeyPrefix).epoch()
     return { outcome: 'bumped', key, epoch: await redis.incr(key) }
   } catch (err) {
-    return { outcome: 'unreachable', url: redactUrl(config.redisUrl), reason: cause ?? (err as Error).message }
+    return { outcome: 'unreachable', url: where, reason: cause ?? (err as Error).message }
   } finally {
     redis.disconnect()
   }

@@ -33,6 +33,8 @@ export const EnvSchema = Type.Object({
   EMBEDDED_DATABASE_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // A Redis Cluster instead of REDIS_URL: seed nodes as host:port,host:port (docs/response-cache.md).
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]{1,5}(,[^,:\\s]+:[0-9]{1,5})*$' })),
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
   // Prefix of every Redis key of this service: deployments (or test runs) sharing one Redis keep apart.
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:._-]{1,64}$', default: 'crm:' }),
@@ -92,6 +94,8 @@ export interface AppConfig {
   /** Apply pending migrations before listening (default: only for the embedded database). */
   migrateOnStart: boolean
   redisUrl?: string
+  /** Seed nodes of a Redis Cluster (REDIS_URL is then unset). */
+  redisClusterNodes?: Array<{ host: string; port: number }>
   cacheTtlSeconds: number
   redisCommandTimeoutMs: number
   redisKeyPrefix: string
@@ -149,6 +153,9 @@ function load (source: Source, cwd: string, serving: boolean): AppConfig {
   if (serving && env.DATABASE_POOLER === 'transaction' && env.MIGRATE_ON_START === true && env.DATABASE_DIRECT_URL === undefined) {
     throw new ConfigError('MIGRATE_ON_START=true with DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL: migrations hold a session lock, which a transaction pooler does not keep')
   }
+  if (env.REDIS_URL !== undefined && env.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both')
+  }
   if (serving && env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
   }
@@ -173,6 +180,10 @@ function load (source: Source, cwd: string, serving: boolean): AppConfig {
     embedded: { dataDir: path.resolve(cwd, env.EMBEDDED_DATABASE_DIR), port: env.EMBEDDED_DATABASE_PORT },
     migrateOnStart: env.MIGRATE_ON_START ?? env.DATABASE_URL === undefined,
     redisUrl: env.REDIS_URL,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map((node) => {
+      const colon = node.lastIndexOf(':')
+      return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) }
+    }),
     cacheTtlSeconds: env.CACHE_TTL_SECONDS,
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,

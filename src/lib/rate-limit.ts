@@ -3,8 +3,8 @@
 // without REDIS_URL. The Redis counting is one Lua fragment, run on its own
 // for requests the response cache does not answer, and inside the cache's
 // lookup script for cached GETs, so a hit costs one round trip in all.
-import type Redis from 'ioredis'
 import { LRUCache } from 'lru-cache'
+import { RedisKeys, type RedisClient } from './redis-keys'
 
 export interface RateWindow {
   /** Requests counted in the current window, this one included. */
@@ -48,14 +48,17 @@ return { count, ttl }
 type CountCommand = (unused1: string, unused2: string, key: string, a1: string, a2: string, a3: string, windowMs: number) => Promise<[number, number]>
 
 export class RedisRateCounter implements RateCounter {
-  /** @param prefix the counter of user `id` is `<prefix>rl:<id>`. */
-  constructor (private readonly redis: Redis, private readonly prefix: string) {
+  private readonly keys: RedisKeys
+
+  /** @param prefix REDIS_KEY_PREFIX; the key layout is redis-keys.ts. */
+  constructor (private readonly redis: RedisClient, prefix: string) {
+    this.keys = new RedisKeys(prefix)
     redis.defineCommand('crmRateCount', { numberOfKeys: 3, lua: COUNT_SCRIPT })
   }
 
-  /** The Redis key counting `id`'s requests. */
+  /** The Redis key counting `id`'s requests (in the slot of `id`'s cache entries). */
   keyOf (id: string): string {
-    return `${this.prefix}rl:${id}`
+    return this.keys.rate(id)
   }
 
   async count (id: string, windowMs: number): Promise<RateWindow> {

@@ -11,7 +11,7 @@
 //   decides from memory whether the replica is usable.
 // The plugin (plugins/external/read-replica.ts) ties them to the request path;
 // the design and its guarantees: docs/read-replica.md.
-import type { Redis } from 'ioredis'
+import { RedisKeys, type RedisClient } from './redis-keys'
 import { LRUCache } from 'lru-cache'
 import pg from 'pg'
 
@@ -60,7 +60,8 @@ export interface WriteLsnStore {
   raise (generations: readonly string[], lsn: number): Promise<void>
 }
 
-// One key per generation (cluster-safe: a script touches one key). Raises
+// One key per generation, in the generations' slot (redis-keys.ts), so a
+// write's positions are raised in one pipeline on one node. Raises
 // only, and refreshes the TTL either way.
 const RAISE_SCRIPT = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -74,14 +75,16 @@ return 1`
 type RaiseCommand = (key: string, lsn: string, ttlMs: string) => Promise<unknown>
 
 export class RedisWriteLsnStore implements WriteLsnStore {
-  constructor (private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number) {
+  private readonly keys: RedisKeys
+  constructor (private readonly redis: RedisClient, prefix: string, private readonly ttlMs: number) {
+    this.keys = new RedisKeys(prefix)
     if (typeof (redis as unknown as { crmRaiseLsn?: unknown }).crmRaiseLsn !== 'function') {
       redis.defineCommand('crmRaiseLsn', { numberOfKeys: 1, lua: RAISE_SCRIPT })
     }
   }
 
   private key (generation: string): string {
-    return `${this.prefix}lsn:${generation}`
+    return this.keys.writeLsn(generation)
   }
 
   async get (generation: string): Promise<number> {

@@ -15,9 +15,9 @@
 // coding reads those bytes and compresses nothing.
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type Redis from 'ioredis'
 import type { Coding } from './compression'
 import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
+import { RedisKeys, type RedisClient } from './redis-keys'
 
 export interface CachedResponse {
   etag: string
@@ -43,10 +43,10 @@ export interface CacheBackend {
   /**
    * One round trip: counts the request for `rate` (when given, Redis only:
    * `rate` in the answer says it was counted) and, unless that exceeds
-   * `max`, reads the generation (and epoch) and the entry, in
-   * `coding` when stored so. Throws when the store fails.
+   * `max`, reads the generation (and epoch) and `caller`'s entry for
+   * `url`, in `coding` when stored so. Throws when the store fails.
    */
-  lookup (generation: string, suffix: string, coding?: Coding, rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }>
+  lookup (generation: string, caller: string, url: string, coding?: Coding, rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }>
   /** The identity representation, and the coded one an answer already made. */
   store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void>
   /** A coding's bytes for an entry stored without them. */
@@ -86,12 +86,13 @@ export function payloadEtag (payload: string): string {
 }
 
 // KEYS[1] epoch, KEYS[2] generation, KEYS[3] rate-limit counter; ARGV[1]
-// entry key prefix, ARGV[2] suffix, ARGV[3] coding ('' for identity),
-// ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max.
+// the caller's entry key prefix, ARGV[2] url, ARGV[3] coding ('' for
+// identity), ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max.
 // Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }.
 // The entry key is derived inside the script so the lookup, rate limit
-// included, is one round trip (a single Redis, not a cluster: the entry key
-// is not declared).
+// included, is one round trip. A single Redis only: the keys are in two
+// slots (redis-keys.ts), and a cluster reads them in two scripts at once
+// (response-cache-cluster.ts).
 const LOOKUP_SCRIPT = `
 local count, ttl = 0, 0
 if ARGV[4] ~= '0' then
@@ -108,22 +109,31 @@ end
 return { count, ttl, key, redis.call('GET', key), 0 }
 `
 
+/**
+ * The epoch's next value: above the current one and at least Redis' clock in
+ * microseconds. A Redis that lost the epoch (restarted empty, or a replica
+ * promoted without its last writes) may still sit beside entries made under
+ * older values (on a cluster the entries live on other masters); a value
+ * from the clock is one no earlier epoch had. Lua numbers are doubles: exact
+ * up to 2^53 µs (year 2255). Sets the script's local `epoch`.
+ */
+export const EPOCH_NEXT_LUA = `
+  local now = redis.call('TIME')
+  epoch = string.format('%d', math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber(now[1]) * 1000000 + tonumber(now[2])))
+  redis.call('SET', KEYS[1], epoch)
+`
+// Into the local `epoch` (Redis forbids globals in scripts).
+const EPOCH_BUMP_SCRIPT = `local epoch
+${EPOCH_NEXT_LUA}
+return epoch`
+
 type LookupReply = [number, number] | [number, number, Buffer, Buffer | null, number]
 type LookupCommand = (epochKey: string, generationKey: string, rateKey: string,
-  entryPrefix: string, suffix: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
+  entryPrefix: string, url: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
 
 /** Where a coding's bytes of the entry at `key` live. */
 export function codedKey (key: string, coding: Coding): string {
   return `${key}\n${coding}`
-}
-
-/**
- * The epoch counter under REDIS_KEY_PREFIX `prefix`: part of every entry's
- * key, so one INCR of it makes every entry unreachable for every instance.
- * Exported for tools that change the data behind the service's back (npm run db:seed).
- */
-export function epochKey (prefix: string): string {
-  return `${prefix}g:epoch`
 }
 
 export class RedisCacheBackend implements CacheBackend {
@@ -134,11 +144,14 @@ export class RedisCacheBackend implements CacheBackend {
    * The next lookup first bumps the epoch, which empties the whole cache
    * for every instance, and bypasses the cache until that succeeds.
    */
-  private epochStale = false
+  protected epochStale = false
+  protected readonly keys: RedisKeys
 
-  /** @param prefix REDIS_KEY_PREFIX: generations are `<prefix>g:<name>`, entries `<prefix>r:<epoch>:<generation>:<user>:<url>`. */
-  constructor (private readonly redis: Redis, private readonly ttlSeconds: number, private readonly prefix: string) {
+  /** @param prefix REDIS_KEY_PREFIX; the key layout is redis-keys.ts. */
+  constructor (protected readonly redis: RedisClient, private readonly ttlSeconds: number, prefix: string) {
+    this.keys = new RedisKeys(prefix)
     redis.defineCommand('crmCacheLookup', { numberOfKeys: 3, lua: LOOKUP_SCRIPT })
+    redis.defineCommand('crmEpochBump', { numberOfKeys: 1, lua: EPOCH_BUMP_SCRIPT })
     redis.on('close', () => { this.epochStale = true })
   }
 
@@ -146,15 +159,20 @@ export class RedisCacheBackend implements CacheBackend {
     return this.redis.status === 'ready'
   }
 
-  async lookup (generation: string, suffix: string, coding?: Coding, rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }> {
-    if (this.epochStale) {
-      await this.redis.incr(epochKey(this.prefix))
-      this.epochStale = false
-    }
+  /** Bumps the epoch first when an invalidation may have been lost (see epochStale). */
+  protected async resetIfStale (): Promise<void> {
+    if (!this.epochStale) return
+    await (this.redis as unknown as { crmEpochBump: (key: string) => Promise<unknown> }).crmEpochBump(this.keys.epoch())
+    this.epochStale = false
+  }
+
+  async lookup (generation: string, caller: string, url: string, coding?: Coding,
+    rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }> {
+    await this.resetIfStale()
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
-    const reply = await lookup.call(this.redis, epochKey(this.prefix), `${this.prefix}g:${generation}`, rate?.key ?? `${this.prefix}rl:-`,
-      `${this.prefix}r:`, suffix, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0)
+    const reply = await lookup.call(this.redis, this.keys.epoch(), this.keys.generation(generation), rate?.key ?? this.keys.rate(caller),
+      this.keys.entryPrefix(caller), url, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0)
     const counted = rate === undefined ? undefined : { current: reply[0], ttlMs: reply[1] }
     if (reply.length === 2) return { key: '', rate: counted }
     const [, , key, value, coded] = reply
@@ -185,7 +203,7 @@ export class RedisCacheBackend implements CacheBackend {
 
   async bump (generations: string[]): Promise<void> {
     const pipeline = this.redis.pipeline()
-    for (const generation of generations) pipeline.incr(`${this.prefix}g:${generation}`)
+    for (const generation of generations) pipeline.incr(this.keys.generation(generation))
     try {
       const results = await pipeline.exec()
       const failed = results?.find(([err]) => err !== null)
@@ -211,8 +229,8 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   /** Never counts `rate` (the rate limit counts in process itself without Redis). */
-  async lookup (generation: string, suffix: string, coding?: Coding): Promise<CacheLookup> {
-    const key = `${this.generations.get(generation) ?? 0}:${suffix}`
+  async lookup (generation: string, caller: string, url: string, coding?: Coding): Promise<CacheLookup> {
+    const key = `${this.generations.get(generation) ?? 0}:${caller}:${url}`
     const stored = this.entries.get(key)
     if (stored === undefined) return { key }
     const entry = (coding === undefined ? undefined : stored.codings?.get(coding)) ?? stored

@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net'
 import zlib from 'node:zlib'
 import t, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { redisClient } from '../../scripts/lib/redis-client'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, REDIS_URL } from '../helpers/app'
+import { buildTestApp } from '../helpers/app'
+import { RedisKeys } from '../../src/lib/redis-keys'
 import { createTestDatabase, withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { checkSocketResponse } from '../helpers/openapi-oracle'
@@ -313,12 +313,10 @@ t.test('rate limit: per user, shared by two instances through Redis', async (t) 
   const b = await buildTestApp(t, db.url, { RATE_LIMIT_MAX: '5' })
   t.equal(a.hasRedis && b.hasRedis, true)
   const [limited, other, cachedUser] = await createUsers(a, db.url, ['member', 'member', 'member']) as [TestUser, TestUser, TestUser]
-  const redis = redisClient(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  await redis.connect()
-  t.teardown(async () => {
-    await redis.del(...[limited, other, cachedUser].map((u) => `${a.config.redisKeyPrefix}rl:${u.id}`))
-    redis.disconnect()
-  })
+  // The apps' own client: the shared Redis, or the cluster when redis-cluster.test.ts runs this file.
+  // The counters go with the rest of the file's keys when the last app closes (helpers/app.ts).
+  const redis = a.redisClient
+  const rateKey = new RedisKeys(a.config.redisKeyPrefix).rate(limited.id)
   const apps = [a, b]
 
   t.test('alternating instances: exactly the first 5 pass, then 429 with Retry-After', async (t) => {
@@ -342,8 +340,8 @@ t.test('rate limit: per user, shared by two instances through Redis', async (t) 
         t.equal(res.headers['x-cache'], undefined, 'never reaches the cache')
       }
     }
-    t.equal(await redis.get(`${a.config.redisKeyPrefix}rl:${limited.id}`), '8', 'one counter in Redis, counted by both instances')
-    const ttl = await redis.pttl(`${a.config.redisKeyPrefix}rl:${limited.id}`)
+    t.equal(await redis.get(rateKey), '8', 'one counter in Redis, counted by both instances')
+    const ttl = await redis.pttl(rateKey)
     t.ok(ttl > 0 && ttl <= 60_000, `the counter expires with the window (${ttl} ms)`)
   })
 

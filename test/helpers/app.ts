@@ -5,13 +5,22 @@ import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 import { withOracle } from './openapi-oracle'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/**
+ * Set by test/system/redis-cluster.test.ts when it runs other test files
+ * against a Redis Cluster of its own: their apps use it instead of REDIS_URL,
+ * except those that name a Redis (or none) themselves.
+ */
+const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
 
 /** Configuration as the service would load it, for a test database. */
 export function testConfig (databaseUrl: string, env: Record<string, string | undefined> = {}): AppConfig {
+  // A file that names its Redis (REDIS_URL or REDIS_CLUSTER_NODES, even unset) gets exactly that.
+  const named = 'REDIS_URL' in env || 'REDIS_CLUSTER_NODES' in env
+  const redis = named ? {} : REDIS_CLUSTER_NODES !== undefined ? { REDIS_CLUSTER_NODES } : { REDIS_URL }
   return loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
-    REDIS_URL,
+    ...redis,
     // Test files run in parallel against one Redis: each file (process) gets its own keys.
     REDIS_KEY_PREFIX: `crm:test:${process.pid}:`,
     JWT_SECRET: 'test-secret-that-is-at-least-32-characters',

@@ -52,6 +52,13 @@ t.test('values are parsed and typed', async (t) => {
   t.equal(loadConfig({ DATABASE_URL: 'postgres://h/db' }).migrateOnStart, false, 'an external database is not migrated unless asked')
 })
 
+t.test('REDIS_CLUSTER_NODES: seed nodes as host:port', async (t) => {
+  const config = loadConfig({ REDIS_CLUSTER_NODES: 'cache-1:7000,10.0.0.2:7001' })
+  t.same(config.redisClusterNodes, [{ host: 'cache-1', port: 7000 }, { host: '10.0.0.2', port: 7001 }])
+  t.equal(config.redisUrl, undefined)
+  t.equal(loadConfig({}).redisClusterNodes, undefined)
+})
+
 t.test('a bad value names the variable', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'abc' }, /PORT must be integer/],
@@ -61,6 +68,9 @@ t.test('a bad value names the variable', async (t) => {
     [{ DATABASE_URL: 'mysql://h/db' }, /DATABASE_URL must match/],
     [{ DATABASE_SSL: 'maybe' }, /DATABASE_SSL/],
     [{ REDIS_URL: 'http://x' }, /REDIS_URL must match/],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:7000' }, /REDIS_CLUSTER_NODES must match/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, /REDIS_CLUSTER_NODES must match/],
+    [{ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' }, /REDIS_URL .* or REDIS_CLUSTER_NODES .*, not both/],
     [{ JWT_SECRET: 'short' }, /JWT_SECRET must NOT have fewer than 32 characters/],
     [{ NODE_ENV: 'production' }, /JWT_SECRET is required when NODE_ENV=production/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap'
 import Redis from 'ioredis'
 import { lastRecordEnd, MemoryWriteLsnStore, parseLsn, RedisWriteLsnStore, type WriteLsnStore } from '../../src/lib/read-replica'
+import { RedisKeys } from '../../src/lib/redis-keys'
 import { REDIS_URL } from '../helpers/app'
 import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 
@@ -48,7 +49,7 @@ t.test('in Redis: positions only grow, and expire', async (t) => {
     await removeRedisKeys(REDIS_URL, prefix, () => {}, (line) => process.stderr.write(`${line}\n`))
   })
   await raisesOnly(t, new RedisWriteLsnStore(redis, prefix, 60_000))
-  const ttl = await redis.pttl(`${prefix}lsn:all`)
+  const ttl = await redis.pttl(new RedisKeys(prefix).writeLsn('all'))
   t.ok(ttl > 0 && ttl <= 60_000, `a TTL is set (${ttl} ms)`)
   // A second store on the same client (a second app in one process) reuses the script.
   t.equal(await new RedisWriteLsnStore(redis, prefix, 60_000).get('u:b'), 700)

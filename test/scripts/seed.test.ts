@@ -284,7 +284,7 @@ t.test('db:seed --reset under a running service: its cached answers are gone', a
   // The same seed with more organizations: the admin keeps its id (and the token its meaning), the listing changes.
   const reseed = await seedCli(env, '--organizations', '45', '--seed', '5', '--reset')
   t.equal(reseed.status, 0, outcome(reseed))
-  t.match(reseed.stdout, new RegExp(`cache: bumped ${prefix}g:epoch to \\d+: every service instance using this Redis answers from the new data`))
+  t.match(reseed.stdout, new RegExp(`cache: bumped ${prefix}\\{g\\}epoch to \\d+: every service instance using this Redis answers from the new data`))
   const after = await list()
   t.equal(after.statusCode, 200)
   t.equal(after.headers['x-cache'], 'MISS', 'not the answer cached before the seed')

@@ -29,7 +29,7 @@ export class RateLimitedError extends Error {
 export default fp(async (app) => {
   const max = app.config.rateLimitMax
   const limitHeader = String(max)
-  const redisCounter = app.hasRedis ? new RedisRateCounter(app.redis, app.config.redisKeyPrefix) : undefined
+  const redisCounter = app.hasRedis ? new RedisRateCounter(app.redisClient, app.config.redisKeyPrefix) : undefined
   const counter: RateCounter = redisCounter ?? new MemoryRateCounter(50_000)
   const keyOf = (id: string): string => redisCounter?.keyOf(id) ?? id
 

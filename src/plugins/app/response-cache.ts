@@ -8,7 +8,8 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import { compressBody, COMPRESSION_THRESHOLD, negotiateCoding, type Coding } from '../../lib/compression'
 import type { RateWindow } from '../../lib/rate-limit'
-import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse, type CacheLookup, type RateQuery } from '../../lib/response-cache'
+import { createCacheBackend } from '../../lib/cache-backend'
+import { payloadEtag, type CachedResponse, type CacheLookup, type RateQuery } from '../../lib/response-cache'
 import type { Change, Written } from '../../services/changes'
 
 /** Route config `cache`: which generation a GET's entries hang on, or false for never cached. */
@@ -88,9 +89,7 @@ function etagMatches (header: string | undefined, etag: string): boolean {
 }
 
 export default fp(async (app) => {
-  const backend: CacheBackend = app.hasRedis
-    ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
-    : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
+  const backend = createCacheBackend(app.config, app.hasRedis ? app.redisClient : undefined)
   const flights = new Map<string, Flight>()
   const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, compressions: 0 }
   const events = app.metrics.cacheEvents
@@ -157,7 +156,7 @@ export default fp(async (app) => {
     if (generation === false) return undefined
     const coding = negotiateCoding(request.headers)
     try {
-      const lookup = await backend.lookup(generation, `${request.caller.id}:${request.url}`, coding, rate)
+      const lookup = await backend.lookup(generation, request.caller.id, request.url, coding, rate)
       // Past the limit nothing was read: the 429 never reaches the cache.
       if (lookup.rate === undefined || lookup.rate.current <= rate.max) request.cacheState = { outcome: 'PENDING', lookup }
       return lookup.rate
@@ -189,7 +188,7 @@ export default fp(async (app) => {
         return
       }
       try {
-        lookup = await backend.lookup(generation, `${request.caller.id}:${request.url}`, negotiateCoding(request.headers))
+        lookup = await backend.lookup(generation, request.caller.id, request.url, negotiateCoding(request.headers))
       } catch (err) {
         lookupFailed(request, err)
         return

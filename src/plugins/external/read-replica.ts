@@ -15,7 +15,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
 import { Counter } from 'prom-client'
 import type { PrismaClient } from '../../../generated/prisma/client'
 import { Database } from '../../lib/database'
@@ -86,7 +85,7 @@ export default fp(async (app) => {
   // Longer than any lag at which the replica is still used: an expired position is one any usable replica has passed.
   const ttlMs = Math.max(60_000, maxLagMs * 10)
   const store: WriteLsnStore = app.hasRedis
-    ? new RedisWriteLsnStore(app.redis as unknown as Redis, app.config.redisKeyPrefix, ttlMs)
+    ? new RedisWriteLsnStore(app.redisClient, app.config.redisKeyPrefix, ttlMs)
     : new MemoryWriteLsnStore(ttlMs)
   const probe = new ReplicaProbe(url, app.config.database.ssl, app.db.pool, maxLagMs, app.log)
   replica.pool.on('error', () => { probe.markDown('replica connection failed') })

@@ -1,13 +1,20 @@
 import fp from 'fastify-plugin'
 import fastifyRedis, { type FastifyRedis } from '@fastify/redis'
-import Redis from 'ioredis'
+import Redis, { Cluster } from 'ioredis'
+import type { AppConfig } from '../../lib/config'
+import type { RedisClient } from '../../lib/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** 'up' when the response cache can be used right now. */
     cacheStatus (): Promise<'up' | 'down'>
-    /** True when REDIS_URL is set (app.redis is then the client); otherwise the cache is in process. */
+    /** True when REDIS_URL or REDIS_CLUSTER_NODES is set (redisClient is then the client); otherwise the cache is in process. */
     hasRedis: boolean
+    /**
+     * The client, typed as what it is: app.redis (@fastify/redis) is the
+     * same object, but typed as a single Redis even when it is a cluster.
+     */
+    redisClient: RedisClient
   }
 }
 
@@ -21,21 +28,37 @@ const STARTUP_WAIT_MS = 1000
  * REDIS_COMMAND_TIMEOUT_MS, it reconnects in the background, and start-up
  * waits at most a second for it.
  */
-export default fp(async (app) => {
-  const url = app.config.redisUrl
-  app.decorate('hasRedis', url !== undefined)
-  if (url === undefined) {
-    app.decorate('cacheStatus', async () => 'up' as const)
-    return
-  }
-  const timeout = app.config.redisCommandTimeoutMs
-  const client = new Redis(url, {
+function createClient (config: AppConfig): RedisClient | undefined {
+  const timeout = config.redisCommandTimeoutMs
+  const options = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(timeout, 1000),
-    commandTimeout: timeout,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
+    commandTimeout: timeout
+  }
+  const retry = (attempt: number): number => Math.min(attempt * 100, 2000)
+  if (config.redisUrl !== undefined) return new Redis(config.redisUrl, { ...options, retryStrategy: retry })
+  if (config.redisClusterNodes === undefined) return undefined
+  return new Cluster(config.redisClusterNodes, {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: retry,
+    // Reads of the generations must come from masters: a replica may lag
+    // behind an INCR that a write's answer already waited for.
+    scaleReads: 'master',
+    redisOptions: options
   })
+}
+
+export default fp(async (app) => {
+  const created = createClient(app.config)
+  app.decorate('hasRedis', created !== undefined)
+  if (created === undefined) {
+    app.decorate<RedisClient>('redisClient', null as unknown as RedisClient)
+    app.decorate('cacheStatus', async () => 'up' as const)
+    return
+  }
+  const client: RedisClient = created
+  app.decorate<RedisClient>('redisClient', client)
   let lastError = ''
   client.on('error', (err: Error) => {
     if (err.message !== lastError) app.log.warn({ err: { message: err.message } }, 'redis unavailable; serving from the database')

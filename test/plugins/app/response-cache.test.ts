@@ -7,6 +7,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { redisClient } from '../../../scripts/lib/redis-client'
+import { RedisKeys } from '../../../src/lib/redis-keys'
 import { as, createUsers, type TestUser } from '../../helpers/api'
 import { buildTestApp } from '../../helpers/app'
 import { createTestDatabase } from '../../helpers/database'
@@ -320,7 +321,7 @@ t.test('Redis round trips: a hit 1 (rate limit included), a miss adds 1 SET pipe
   }
   const names = (cs: string[][]): string[] => cs.map((c) => c[0]!.toLowerCase())
   const scripts = (cs: string[][]): string[] => names(cs).filter((c) => c === 'evalsha' || c === 'eval')
-  const rateKey = `${app.config.redisKeyPrefix}rl:${alice.id}`
+  const rateKey = new RedisKeys(app.config.redisKeyPrefix).rate(alice.id)
   const countOf = async (): Promise<number> => Number(await base.get(rateKey))
 
   const url = `${API}/organizations?limit=20`
