@@ -52,6 +52,7 @@ export function lastRecordEnd (insertLsn: number): number {
   return insertLsn
 }
 const REPLAY_SQL = 'SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replay'
+const REPLAY_ONLY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS replay'
 
 /** Where each cache generation's last write ended in the WAL; 0 when unknown (none recently). */
 export interface WriteLsnStore {
@@ -136,6 +137,8 @@ export class ReplicaProbe {
   private samples: Array<{ at: number, lsn: number }> = []
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
+  /** The fresh look of hasReplayed in flight. */
+  private looking: Promise<void> | undefined
   private readonly replicaPool: pg.Pool
 
   constructor (replicaUrl: string, ssl: false | { rejectUnauthorized: boolean }, private readonly primaryPool: pg.Pool,
@@ -166,6 +169,23 @@ export class ReplicaProbe {
 
   lag (): number {
     return this.lagMs
+  }
+
+  /**
+   * Whether the replica has replayed `lsn`: at once when the last probe says
+   * so, else after one fresh look at its replay position, shared by every
+   * read waiting meanwhile. A write is usually replayed within a millisecond,
+   * long before the next probe: without this look, every read soon after a
+   * write would go to the primary. Never throws (false: read the primary).
+   */
+  async hasReplayed (lsn: number): Promise<boolean> {
+    if (this.replay >= lsn) return true
+    if (this.state === 'down') return false
+    this.looking ??= this.replicaPool.query<{ replay: string | null }>(REPLAY_ONLY_SQL)
+      .then(({ rows }) => { if (rows[0]?.replay != null) this.replay = Math.max(this.replay, parseLsn(rows[0].replay)) }, () => {})
+      .finally(() => { this.looking = undefined })
+    await this.looking
+    return this.replay >= lsn
   }
 
   /** A read on the replica failed for want of a connection: stop sending reads until the probe succeeds. */

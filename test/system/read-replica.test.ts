@@ -69,6 +69,27 @@ t.test('a healthy replica serves reads, and the writer still reads their write',
   t.ok(replicaSawIt)
 })
 
+t.test('once the replica has replayed a write, the writer\'s next read goes to it, without waiting for the next probe', async (t) => {
+  const { database } = pair()
+  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
+  const [alice] = await createUsers(app, database.url, ['member'])
+  await pair().caughtUp()
+  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  // The probe looks every 250 ms; the replica replays within milliseconds. Without a fresh
+  // look when the last probe is behind the write, these reads would mostly go to the primary.
+  const targets: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const id = await createOrganization(app, alice!, `Replayed ${i}`)
+    await pair().caughtUp()
+    const before = await reads(app)
+    const list = await as(app, alice!, { method: 'GET', url: freshListUrl() })
+    t.equal(list.statusCode, 200)
+    t.ok((list.json().data as Array<{ id: string }>).some((o) => o.id === id), `read ${i} sees write ${i}`)
+    targets.push((await reads(app)).replica > before.replica ? 'replica' : 'primary')
+  }
+  t.same(targets, Array(10).fill('replica'), 'every read right after the replica replayed the write was served by it')
+})
+
 t.test('replay paused: the writer, and users whose views a write changed, read from the primary and see it; others still use the replica', async (t) => {
   const { database, replica } = pair()
   const app = await buildTestApp(t, database.url, env(database.replicaUrl))

@@ -107,7 +107,7 @@ export default fp(async (app) => {
   const chooseTarget = async (generation: string): Promise<ReadTarget> => {
     if (probe.status() !== 'up' || Date.now() < primaryOnlyUntil) return 'primary'
     try {
-      return probe.replayLsn() >= await store.get(generation) ? 'replica' : 'primary'
+      return await probe.hasReplayed(await store.get(generation)) ? 'replica' : 'primary'
     } catch {
       return 'primary' // Redis unreachable: no way to know the last write, the primary has it
     }
