@@ -186,8 +186,13 @@ export function listingFromWhere (userId: string | null, query: ListingShape['qu
 /**
  * The counts asked for (contract §1), from each page row's counter row
  * (organization_counts(), migration 20261201000100): one counter row per
- * organization, whatever it holds. The function is inlined, so columns not
- * selected are not computed; with no count asked it is not joined at all.
+ * organization, whatever it holds. All three (the default) come from
+ * organization_counts_page() (migration 20261201001900), one call for the
+ * page whose query is planned once per server session: joining the inlined
+ * organization_counts() made the planner plan its subqueries on every call
+ * (two thirds of the statement's planning). A subset keeps the inlined
+ * function, so columns not selected are not computed (fields=contactCount
+ * never reads interactions); with no count asked it is not joined at all.
  */
 function countColumns (counts: ReadonlySet<CountField>): { columns: Prisma.Sql, join: Prisma.Sql } {
   const columns: Prisma.Sql[] = []
@@ -195,7 +200,10 @@ function countColumns (counts: ReadonlySet<CountField>): { columns: Prisma.Sql, 
   if (counts.has('interactionCount')) columns.push(Prisma.sql`k.interaction_count`)
   if (counts.has('opportunityCount')) columns.push(Prisma.sql`k.opportunity_count`)
   if (columns.length === 0) return { columns: Prisma.empty, join: Prisma.empty }
-  return { columns: Prisma.sql`, ${Prisma.join(columns, ', ')}`, join: Prisma.sql`CROSS JOIN LATERAL organization_counts(page.id) k` }
+  const join = columns.length === COUNT_FIELDS.length
+    ? Prisma.sql`LEFT JOIN organization_counts_page(ARRAY(SELECT page.id FROM page)) k ON k.organization_id = page.id`
+    : Prisma.sql`CROSS JOIN LATERAL organization_counts(page.id) k`
+  return { columns: Prisma.sql`, ${Prisma.join(columns, ', ')}`, join }
 }
 
 /** The page statement: `limit` rows (the caller asks for one more to learn hasMore) of one sort, after a cursor or an offset. */
