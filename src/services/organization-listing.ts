@@ -189,7 +189,13 @@ export function listingFromWhere (userId: string | null, query: ListingShape['qu
   if (userId !== null) conditions.push(Prisma.sql`o.assigned_user_id = ${userId}::uuid`)
   if (query.industrySegment !== undefined) conditions.push(Prisma.sql`o.industry_segment = ${query.industrySegment}::varchar`)
   if (query.priorityLevel !== undefined) conditions.push(Prisma.sql`o.priority_level = ${query.priorityLevel}::priority_level`)
-  if (query.search !== undefined) conditions.push(Prisma.sql`o.name ILIKE ${containing(query.search)}::varchar`)
+  // A member's search runs over the member's own rows (their index, bounded
+  // by what they own), never through the trigram index: a common trigram
+  // matches tens of thousands of organizations of every owner, each then
+  // read from the heap to be dropped (75-130 ms at 1M). `|| ''` leaves the
+  // match as it is and keeps it off that index. Admins search everyone's.
+  const searched = userId === null ? Prisma.sql`o.name` : Prisma.sql`(o.name || '')`
+  if (query.search !== undefined) conditions.push(Prisma.sql`${searched} ILIKE ${containing(query.search)}::varchar`)
   return Prisma.sql`FROM organizations o WHERE ${Prisma.join(conditions, ' AND ')}`
 }
 
