@@ -140,6 +140,11 @@ export class Database {
     this.pool.on('connect', (client) => {
       this.clients.add(client)
       this.instrument(client)
+      // A checked-out client between two queries (Prisma holds one across a
+      // transaction) has no pool listener: a server shutting down (57P01)
+      // would be an uncaught 'error' event. Its holder's next query rejects
+      // on the broken client (503), so the event itself needs no handling.
+      client.on('error', () => {})
     })
     this.pool.on('remove', (client) => this.clients.delete(client))
     this.watchdog = new StallWatchdog({
