@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type Redis from 'ioredis'
 import type { Coding } from './compression'
+import type { LocalEntries } from './local-entries'
 import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
 
 export interface CachedResponse {
@@ -87,8 +88,10 @@ export function payloadEtag (payload: string): string {
 
 // KEYS[1] epoch, KEYS[2] generation, KEYS[3] rate-limit counter; ARGV[1]
 // entry key prefix, ARGV[2] suffix, ARGV[3] coding ('' for identity),
-// ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max.
-// Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }.
+// ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max, ARGV[6]
+// the full key of the caller's in-process copy ('' for none: local-entries.ts).
+// Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }
+// with coded 2 (and value '') when the caller's copy is the current entry.
 // The entry key is derived inside the script so the lookup, rate limit
 // included, is one round trip (a single Redis, not a cluster: the entry key
 // is not declared).
@@ -102,15 +105,18 @@ local epoch = redis.call('GET', KEYS[1]) or '0'
 local gen = redis.call('GET', KEYS[2]) or '0'
 local key = ARGV[1] .. epoch .. ':' .. gen .. ':' .. ARGV[2]
 if ARGV[3] ~= '' then
-  local coded = redis.call('GET', key .. '\\n' .. ARGV[3])
+  local ckey = key .. '\\n' .. ARGV[3]
+  if ARGV[6] == ckey and redis.call('EXISTS', ckey) == 1 then return { count, ttl, key, '', 2 } end
+  local coded = redis.call('GET', ckey)
   if coded then return { count, ttl, key, coded, 1 } end
 end
+if ARGV[6] == key and redis.call('EXISTS', key) == 1 then return { count, ttl, key, '', 2 } end
 return { count, ttl, key, redis.call('GET', key), 0 }
 `
 
 type LookupReply = [number, number] | [number, number, Buffer, Buffer | null, number]
 type LookupCommand = (epochKey: string, generationKey: string, rateKey: string,
-  entryPrefix: string, suffix: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
+  entryPrefix: string, suffix: string, coding: string, windowMs: number, max: number, held: string) => Promise<LookupReply>
 
 /** Where a coding's bytes of the entry at `key` live. */
 export function codedKey (key: string, coding: Coding): string {
@@ -136,8 +142,11 @@ export class RedisCacheBackend implements CacheBackend {
    */
   private epochStale = false
 
-  /** @param prefix REDIS_KEY_PREFIX: generations are `<prefix>g:<name>`, entries `<prefix>r:<epoch>:<generation>:<user>:<url>`. */
-  constructor (private readonly redis: Redis, private readonly ttlSeconds: number, private readonly prefix: string) {
+  /**
+   * @param prefix REDIS_KEY_PREFIX: generations are `<prefix>g:<name>`, entries `<prefix>r:<epoch>:<generation>:<user>:<url>`.
+   * @param local in-process copies of entries read, so a repeated hit carries no bytes back (absent: none).
+   */
+  constructor (private readonly redis: Redis, private readonly ttlSeconds: number, private readonly prefix: string, readonly local?: LocalEntries) {
     redis.defineCommand('crmCacheLookup', { numberOfKeys: 3, lua: LOOKUP_SCRIPT })
     redis.on('close', () => { this.epochStale = true })
   }
@@ -153,15 +162,22 @@ export class RedisCacheBackend implements CacheBackend {
     }
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
+    const held = this.local?.held(generation, suffix, coding)
     const reply = await lookup.call(this.redis, epochKey(this.prefix), `${this.prefix}g:${generation}`, rate?.key ?? `${this.prefix}rl:-`,
-      `${this.prefix}r:`, suffix, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0)
+      `${this.prefix}r:`, suffix, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0, held?.key ?? '')
     const counted = rate === undefined ? undefined : { current: reply[0], ttlMs: reply[1] }
     if (reply.length === 2) return { key: '', rate: counted }
-    const [, , key, value, coded] = reply
-    if (value === null) return { key: key.toString(), rate: counted }
+    const [, , keyBytes, value, coded] = reply
+    const key = keyBytes.toString()
+    if (coded === 2 && held !== undefined) {
+      this.local!.served++
+      return { key, entry: held.entry, rate: counted }
+    }
+    if (value === null) return { key, rate: counted }
     const entry = decodeBytes(value)
     if (coded === 1) entry.coding = coding
-    return { key: key.toString(), entry, rate: counted }
+    this.local?.remember(generation, suffix, coding, coded === 1 ? codedKey(key, coding!) : key, entry)
+    return { key, entry, rate: counted }
   }
 
   async store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void> {

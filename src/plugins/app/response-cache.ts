@@ -7,6 +7,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import { compressBody, COMPRESSION_THRESHOLD, negotiateCoding, type Coding } from '../../lib/compression'
+import { etagMatches } from '../../lib/etag'
+import { LocalEntries } from '../../lib/local-entries'
 import type { RateWindow } from '../../lib/rate-limit'
 import { MemoryCacheBackend, payloadEtag, RedisCacheBackend, type CacheBackend, type CachedResponse, type CacheLookup, type RateQuery } from '../../lib/response-cache'
 import type { Change, Written } from '../../services/changes'
@@ -55,7 +57,7 @@ declare module 'fastify' {
 }
 
 interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number, compressions: number }
-interface CacheStats extends CacheCounters { inFlight: number }
+interface CacheStats extends CacheCounters { inFlight: number, local?: ReturnType<LocalEntries['stats']> }
 
 interface CacheState {
   outcome: 'HIT' | 'MISS' | 'BYPASS' | 'PENDING'
@@ -79,18 +81,12 @@ interface Flight {
 /** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
 const CACHE_CONTROL = 'private, no-cache'
 
-function etagMatches (header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false
-  if (header.trim() === '*') return true
-  // Weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored.
-  const bare = etag.replace(/^W\//, '')
-  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare)
-}
-
 export default fp(async (app) => {
+  const { cacheTtlSeconds: ttl, cacheLocalMaxBytes: localBytes } = app.config
+  const local = app.hasRedis && localBytes > 0 ? new LocalEntries(localBytes, ttl) : undefined
   const backend: CacheBackend = app.hasRedis
-    ? new RedisCacheBackend(app.redis, app.config.cacheTtlSeconds, app.config.redisKeyPrefix)
-    : new MemoryCacheBackend(app.config.cacheTtlSeconds, app.config.cacheMaxEntries)
+    ? new RedisCacheBackend(app.redis, ttl, app.config.redisKeyPrefix, local)
+    : new MemoryCacheBackend(ttl, app.config.cacheMaxEntries)
   const flights = new Map<string, Flight>()
   const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, compressions: 0 }
   const events = app.metrics.cacheEvents
@@ -292,7 +288,7 @@ export default fp(async (app) => {
   app.decorate('responseCache', {
     backend: backend.name,
     invalidate,
-    stats: () => ({ ...stats, inFlight: flights.size }),
+    stats: () => ({ ...stats, inFlight: flights.size, ...(local === undefined ? {} : { local: local.stats() }) }),
     lookupCounted,
     hooks: { onRequest, preValidation, onSend, onResponse }
   })
