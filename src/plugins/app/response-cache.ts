@@ -5,7 +5,7 @@
 // (routes/api/index.ts), so no code here tests a URL. Storage and the
 // invalidation scheme: lib/response-cache.ts.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import { compressBody, COMPRESSION_THRESHOLD, negotiateCoding, type Coding } from '../../lib/compression'
 import { etagMatches } from '../../lib/etag'
 import { LocalEntries } from '../../lib/local-entries'
@@ -47,10 +47,10 @@ declare module 'fastify' {
       lookupCounted (request: FastifyRequest, rate: RateQuery & { max: number }): Promise<RateWindow | null | undefined>
       /** For the scope whose GETs are cached and whose writes invalidate (in this order of the request path). */
       hooks: {
-        onRequest: onRequestAsyncHookHandler
+        onRequest: onRequestHookHandler
         preValidation: preValidationAsyncHookHandler
         onSend: onSendAsyncHookHandler
-        onResponse: onResponseAsyncHookHandler
+        onResponse: onResponseHookHandler
       }
     }
   }
@@ -163,9 +163,11 @@ export default fp(async (app) => {
     }
   }
 
-  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
+  // onRequest and onResponse wait for nothing: callback style, no promise per request.
+  const onRequest: onRequestHookHandler = (request, reply, done) => {
     // Write answers are never stored by anyone.
     if (request.method !== 'GET' && request.method !== 'HEAD') void reply.header('cache-control', 'no-store')
+    done()
   }
 
   // After authentication and the rate limit, before validation: a hit skips everything else.
@@ -281,8 +283,9 @@ export default fp(async (app) => {
   }
 
   // A leader that never reached onSend (aborted) must not leave followers waiting.
-  const onResponse: onResponseAsyncHookHandler = async (request) => {
+  const onResponse: onResponseHookHandler = (request, _reply, done) => {
     if (request.cacheState !== null) finishFlight(request.cacheState, null)
+    done()
   }
 
   app.decorate('responseCache', {

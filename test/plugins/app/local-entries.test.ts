@@ -2,13 +2,15 @@
 // hit is answered from the instance's copy only while the lookup script
 // confirms the copy's full key is the current one and Redis still holds it.
 // Never after a write on another instance, an expired or deleted entry, or
-// an epoch reset; the rate limit is counted on every such hit.
+// an epoch reset; the rate limit is counted on every such hit. And lookups
+// issued together share one socket write to Redis.
 import zlib from 'node:zlib'
 import t from 'tap'
 import { redisClient } from '../../../scripts/lib/redis-client'
 import { as, createUsers, type TestUser } from '../../helpers/api'
 import { buildTestApp, REDIS_URL } from '../../helpers/app'
 import { createTestDatabase } from '../../helpers/database'
+import { startTestRedis } from '../../helpers/redis-server'
 
 const API = '/api/v1'
 
@@ -95,4 +97,25 @@ t.test('CACHE_LOCAL_MAX_BYTES=0: no copies, every hit reads the bytes', async (t
   const runtime = await as(app, admin, { method: 'GET', url: `${API}/admin/runtime` })
   t.equal(runtime.statusCode, 200)
   t.equal(runtime.json().cache.local, undefined)
+})
+
+t.test('concurrent lookups share socket writes: Redis reads fewer times than it answers', async (t) => {
+  const db = await createTestDatabase('cache_corked')
+  t.teardown(db.drop)
+  const redis = await startTestRedis() // of its own: nobody else's reads in its counters
+  t.teardown(redis.stop)
+  const app = await buildTestApp(t, db.url, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '1000' })
+  const [alice] = await createUsers(app, db.url, ['member']) as [TestUser]
+  const url = `${API}/users/me`
+  for (let i = 0; i < 3; i++) await as(app, alice, { method: 'GET', url }) // cached caller, entry and copy
+  const stats = redisClient(redis.url)
+  t.teardown(() => stats.disconnect())
+  const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await stats.info('stats'))![1])
+  const before = await reads()
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await as(app, alice, { method: 'GET', url })))
+  const after = await reads()
+  t.same(answers.map((a) => a.headers['x-cache']), Array(20).fill('HIT'))
+  t.same(new Set(answers.map((a) => a.headers['x-ratelimit-remaining'])).size, 20, 'each counted on its own by the one script')
+  // 20 lookups; the INFO call itself is a read too. One write per event-loop turn, not per lookup.
+  t.ok(after - before - 1 < 10, `20 hits, ${after - before - 1} socket reads by Redis`)
 })
