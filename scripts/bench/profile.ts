@@ -101,9 +101,13 @@ export function summarizeProfile (file: string, n = 20, windowUs?: { start: numb
   return { file, totalMs, busyMs, measuredOnly: windowUs !== undefined, byPackage: top(packages, totalMs, n), byFunction, nativeCallers }
 }
 
-/** The newest .cpuprofile in `dir`. */
+/**
+ * The newest .cpuprofile of a main thread in `dir`. --cpu-prof writes one
+ * per thread, `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`; the
+ * service's worker threads (thread id > 0) sit idle and are not its requests.
+ */
 export function newestProfile (dir: string): string | undefined {
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : []
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : []
   return files.map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
 }
 

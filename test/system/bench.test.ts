@@ -233,6 +233,7 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.ok(fs.existsSync(second.profile.file) && second.profile.file.endsWith('.cpuprofile'), 'the .cpuprofile is kept')
   t.ok(second.profile.busyMs > 0 && second.profile.byPackage.length > 0, 'top entries by package')
   t.ok(second.profile.measuredOnly, 'the samples are cut to the measured run (no start-up, no warm-up)')
+  t.match(path.basename(second.profile.file), /^CPU\.\d+\.\d+\.\d+\.0\./, 'the main thread\'s profile, not a worker thread\'s')
   t.ok(second.profile.nativeCallers.every((n) => n.callers.length > 0), 'each costly native function names its callers')
   t.ok(second.profile.byPackage.some((p) => p.name.startsWith('node:')), 'Node.js modules grouped as node:…')
   t.ok(second.profile.byPackage.every((p) => !p.name.includes('node_modules')), 'packages named by package, not by path')
