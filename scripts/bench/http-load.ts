@@ -25,12 +25,23 @@ export interface ScenarioResult {
   bytesPerResponse?: number
   /** The highest event-loop delay the service reported during the run (wrk runs). */
   eventLoopDelayMaxMs?: number
+  /** The measured run's start and end on the monotonic clock in µs (the one V8's CPU profiles use), warm-up excluded. */
+  windowUs?: { start: number, end: number }
   ceiling?: 'http-ceiling' | 'db-ceiling'
   ratio?: number
   notes: string[]
 }
 
 export type Counter = Record<string, number>
+
+/**
+ * Now on CLOCK_MONOTONIC in µs: process.hrtime and V8's profile timestamps
+ * (startTime, timeDeltas) read the same clock on Linux, in every process, so
+ * a profile of the service can be cut to the bench's measured window.
+ */
+export function monotonicUs (): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
 const bump = (counter: Counter, key: string): void => { counter[key] = (counter[key] ?? 0) + 1 }
 
 function header (headers: http.IncomingHttpHeaders | undefined, name: string): string | undefined {
@@ -137,7 +148,9 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
   if (opts.warmupS > 0 && await run(opts.warmupS) === undefined) return undefined
   const before = (await probe?.())?.counts
   const stopSampling = probe === undefined ? undefined : sampleEventLoop(probe)
+  const start = monotonicUs()
   const r = await run(opts.durationS)
+  const end = monotonicUs()
   const eventLoopMaxMs = await stopSampling?.()
   if (r === undefined) return undefined
   const after = (await probe?.())?.counts
@@ -159,6 +172,7 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
     xCache,
     bytesPerResponse: r.requests === 0 ? undefined : Math.round(r.bytes / r.requests),
     ...(eventLoopMaxMs === undefined ? {} : { eventLoopDelayMaxMs: eventLoopMaxMs }),
+    windowUs: { start, end },
     notes: eventLoopMaxMs === undefined ? [] : [`service event-loop delay: at most ${eventLoopMaxMs.toFixed(1)} ms (under-pressure's mean per sample interval, read every 500 ms)`]
   }
 }
@@ -179,8 +193,9 @@ export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: 
     await cannon(warm.spec, opts.connections, opts.warmupS)
   }
   const measured = build()
+  const start = monotonicUs()
   const { result, latencies } = await cannon(measured.spec, opts.connections, opts.durationS)
-  return summarize(key, result, latencies, measured.xCache)
+  return { ...summarize(key, result, latencies, measured.xCache), windowUs: { start, end: monotonicUs() } }
 }
 
 interface CacheCounter {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { PROJECT_ROOT } from '../../src/lib/paths'
 import { nodeArgs, run, track } from '../lib/child-processes'
 import { freePort } from '../lib/free-port'
-import { serviceEntry, serviceEnv, waitUntilReady } from '../lib/service'
+import { SERVER_NODE_FLAGS, serviceEntry, serviceEnv, waitUntilReady } from '../lib/service'
 import type { DbCeilingInput, DbCeilingResult } from './db-ceiling'
 import type { BenchOptions } from './options'
 
@@ -29,7 +29,7 @@ export async function startService (opts: BenchOptions, secret: string, prefix: 
   // The seed refreshed the view; a periodic refresh mid-scenario would only add noise.
   const env = { ...serviceEnv({ port, databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, prefix, secret, dashboardRefreshMs: 0 }), ...extraEnv }
   const entry = serviceEntry(opts.server)
-  const child = track(spawn(process.execPath, [...nodeFlags, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeFlags, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let output = ''
   child.stdout!.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-200_000) })
   child.stderr!.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-200_000) })

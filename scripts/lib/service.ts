@@ -51,6 +51,9 @@ export async function buildService (): Promise<void> {
   console.log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 }
 
+/** The V8 flags the service runs with everywhere (scripts/lib/server-node-flags.js). */
+export const SERVER_NODE_FLAGS: readonly string[] = require('./server-node-flags') as string[]
+
 /** The entry point for --server dist (compiled, needs a build) or ts (the sources through ts-node). */
 export function serviceEntry (server: 'dist' | 'ts'): string {
   const entry = server === 'ts' ? path.join(PROJECT_ROOT, 'src', 'server.ts') : path.join(PROJECT_ROOT, 'dist', 'src', 'server.js')

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { PROJECT_ROOT } from '../../src/lib/paths'
 import { nodeArgs, track } from '../lib/child-processes'
 import { freePort } from '../lib/free-port'
-import { serviceEntry, serviceEnv, waitUntilReady } from '../lib/service'
+import { SERVER_NODE_FLAGS, serviceEntry, serviceEnv, waitUntilReady } from '../lib/service'
 import type { SoakOptions } from './options'
 
 export const GC_PRELOAD = `'use strict'
@@ -38,7 +38,7 @@ export async function startService (opts: SoakOptions, databaseUrl: string, secr
   const entry = serviceEntry(opts.server)
   const inherited = { ...process.env }
   for (const key of Object.keys(inherited)) if (/^(DATABASE_|REDIS_|CACHE_|JWT_|PORT$|HOST$|METRICS_PORT$|NODE_OPTIONS$)/.test(key)) delete inherited[key]
-  const child = track(spawn(process.execPath, ['--expose-gc', '-r', preload, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, '--expose-gc', '-r', preload, ...nodeArgs(entry)], { cwd: PROJECT_ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let output = ''
   const warnings: string[] = []
   let waiting: Array<(r: GcReading) => void> = []

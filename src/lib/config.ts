@@ -42,6 +42,8 @@ export const EnvSchema = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
   // Entries of the in-process cache used when REDIS_URL is unset.
   CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10000 }),
+  // With Redis: bytes of this instance's copies of entries it read (a hit then carries no body back); 0 turns them off.
+  CACHE_LOCAL_MAX_BYTES: Type.Integer({ minimum: 0, default: 33554432 }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   // How long a user's role and active flag are trusted before being re-read;
   // the contract wants a deactivation to take effect within 60 s.
@@ -100,6 +102,7 @@ export interface AppConfig {
   redisCommandTimeoutMs: number
   redisKeyPrefix: string
   cacheMaxEntries: number
+  cacheLocalMaxBytes: number
   jwtSecret: string
   /** True when no JWT_SECRET was given and a random one was made (development only). */
   jwtSecretGenerated: boolean
@@ -188,6 +191,7 @@ function load (source: Source, cwd: string, serving: boolean): AppConfig {
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     cacheMaxEntries: env.CACHE_MAX_ENTRIES,
+    cacheLocalMaxBytes: env.CACHE_LOCAL_MAX_BYTES,
     jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtSecretGenerated: env.JWT_SECRET === undefined,
     authCacheTtlMs: env.AUTH_CACHE_TTL_MS,

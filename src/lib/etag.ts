@@ -20,6 +20,14 @@ export function ifMatchSatisfied (header: string, currentEtag: string): boolean 
   return value.split(',').some((tag) => tag.trim() === currentEtag)
 }
 
+/** RFC 9110 §13.1.2 If-None-Match: weak comparison (W/ prefixes ignored), "*" matches any. */
+export function etagMatches (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  if (header.trim() === '*') return true
+  const bare = etag.replace(/^W\//, '')
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare)
+}
+
 /**
  * The If-Match check of a PATCH: without the header nothing is read; with it,
  * the current representation (read under the caller's row lock) must match,

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Coding } from './compression'
+import type { LocalEntries } from './local-entries'
 import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
 import { RedisKeys, type RedisClient } from './redis-keys'
 
@@ -87,8 +88,11 @@ export function payloadEtag (payload: string): string {
 
 // KEYS[1] epoch, KEYS[2] generation, KEYS[3] rate-limit counter; ARGV[1]
 // the caller's entry key prefix, ARGV[2] url, ARGV[3] coding ('' for
-// identity), ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max.
-// Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }.
+// identity), ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max,
+// ARGV[6] the full key of the caller's in-process copy ('' for none:
+// local-entries.ts).
+// Returns { count, ttl } past the limit, else { count, ttl, key, value, coded }
+// with coded 2 (and value '') when the caller's copy is the current entry.
 // The entry key is derived inside the script so the lookup, rate limit
 // included, is one round trip. A single Redis only: the keys are in two
 // slots (redis-keys.ts), and a cluster reads them in two scripts at once
@@ -103,9 +107,12 @@ local epoch = redis.call('GET', KEYS[1]) or '0'
 local gen = redis.call('GET', KEYS[2]) or '0'
 local key = ARGV[1] .. epoch .. ':' .. gen .. ':' .. ARGV[2]
 if ARGV[3] ~= '' then
-  local coded = redis.call('GET', key .. '\\n' .. ARGV[3])
+  local ckey = key .. '\\n' .. ARGV[3]
+  if ARGV[6] == ckey and redis.call('EXISTS', ckey) == 1 then return { count, ttl, key, '', 2 } end
+  local coded = redis.call('GET', ckey)
   if coded then return { count, ttl, key, coded, 1 } end
 end
+if ARGV[6] == key and redis.call('EXISTS', key) == 1 then return { count, ttl, key, '', 2 } end
 return { count, ttl, key, redis.call('GET', key), 0 }
 `
 
@@ -129,7 +136,7 @@ return epoch`
 
 type LookupReply = [number, number] | [number, number, Buffer, Buffer | null, number]
 type LookupCommand = (epochKey: string, generationKey: string, rateKey: string,
-  entryPrefix: string, url: string, coding: string, windowMs: number, max: number) => Promise<LookupReply>
+  entryPrefix: string, url: string, coding: string, windowMs: number, max: number, held: string) => Promise<LookupReply>
 
 /** Where a coding's bytes of the entry at `key` live. */
 export function codedKey (key: string, coding: Coding): string {
@@ -146,9 +153,14 @@ export class RedisCacheBackend implements CacheBackend {
    */
   protected epochStale = false
   protected readonly keys: RedisKeys
+  /** The socket corked until the end of this event-loop turn (see lookup), if any. */
+  private corked: { uncork: () => void } | undefined
 
-  /** @param prefix REDIS_KEY_PREFIX; the key layout is redis-keys.ts. */
-  constructor (protected readonly redis: RedisClient, private readonly ttlSeconds: number, prefix: string) {
+  /**
+   * @param prefix REDIS_KEY_PREFIX; the key layout is redis-keys.ts.
+   * @param local in-process copies of entries read, so a repeated hit carries no bytes back (absent: none).
+   */
+  constructor (protected readonly redis: RedisClient, private readonly ttlSeconds: number, prefix: string, readonly local?: LocalEntries) {
     this.keys = new RedisKeys(prefix)
     redis.defineCommand('crmCacheLookup', { numberOfKeys: 3, lua: LOOKUP_SCRIPT })
     redis.defineCommand('crmEpochBump', { numberOfKeys: 1, lua: EPOCH_BUMP_SCRIPT })
@@ -169,17 +181,45 @@ export class RedisCacheBackend implements CacheBackend {
   async lookup (generation: string, caller: string, url: string, coding?: Coding,
     rate?: RateQuery & { max: number }): Promise<CacheLookup & { rate?: RateWindow }> {
     await this.resetIfStale()
+    this.corkThisTurn()
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
+    const suffix = `${caller}:${url}`
+    const held = this.local?.held(generation, suffix, coding)
     const reply = await lookup.call(this.redis, this.keys.epoch(), this.keys.generation(generation), rate?.key ?? this.keys.rate(caller),
-      this.keys.entryPrefix(caller), url, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0)
+      this.keys.entryPrefix(caller), url, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0, held?.key ?? '')
     const counted = rate === undefined ? undefined : { current: reply[0], ttlMs: reply[1] }
     if (reply.length === 2) return { key: '', rate: counted }
-    const [, , key, value, coded] = reply
-    if (value === null) return { key: key.toString(), rate: counted }
+    const [, , keyBytes, value, coded] = reply
+    const key = keyBytes.toString()
+    if (coded === 2 && held !== undefined) {
+      this.local!.served++
+      return { key, entry: held.entry, rate: counted }
+    }
+    if (value === null) return { key, rate: counted }
     const entry = decodeBytes(value)
     if (coded === 1) entry.coding = coding
-    return { key: key.toString(), entry, rate: counted }
+    this.local?.remember(generation, suffix, coding, coded === 1 ? codedKey(key, coding!) : key, entry)
+    return { key, entry, rate: counted }
+  }
+
+  /**
+   * Lookups issued in one event-loop turn (every request parsed in it) leave
+   * in one socket write: the connection is corked until setImmediate. Each
+   * write to Redis cost a wake-up of Redis and kernel work (a tenth of a
+   * hit's CPU); batched, those are shared. Each command keeps its own
+   * timeout, and nothing waits longer than the rest of the turn.
+   */
+  private corkThisTurn (): void {
+    // A single Redis' socket; a cluster client has one per node, and is not corked.
+    const stream = (this.redis as { stream?: { cork: () => void, uncork: () => void } }).stream
+    if (this.corked !== undefined || stream === undefined) return
+    stream.cork()
+    this.corked = stream
+    setImmediate(() => {
+      this.corked = undefined
+      stream.uncork()
+    })
   }
 
   async store (key: string, entry: CachedResponse, coded?: CachedResponse): Promise<void> {

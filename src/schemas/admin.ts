@@ -33,7 +33,13 @@ export const Runtime = Type.Object({
     errors: Type.Integer(),
     coalesced: Type.Integer({ description: 'misses that shared a concurrent identical miss\'s query (single flight)' }),
     compressions: Type.Integer({ description: 'bodies the cache compressed (br or gzip, once per entry and coding; hits send the stored bytes)' }),
-    inFlight: Type.Integer()
+    inFlight: Type.Integer(),
+    local: Type.Optional(Type.Object({
+      entries: Type.Integer(),
+      bytes: Type.Integer(),
+      maxBytes: Type.Integer({ description: 'CACHE_LOCAL_MAX_BYTES' }),
+      served: Type.Integer({ description: 'hits answered from this instance\'s copy of the entry (Redis confirmed it current and sent no bytes)' })
+    }, { description: 'in-process copies of Redis entries (absent without Redis or with CACHE_LOCAL_MAX_BYTES=0)' }))
   }),
   pools: Type.Object({
     database: Type.Object({ size: Type.Integer(), min: Type.Integer(), connectTimeoutMs: Type.Integer(), idleTimeoutMs: Type.Integer() }),

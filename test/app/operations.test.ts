@@ -110,7 +110,10 @@ t.test('admin runtime: pool, memory history, cache and pressure', async (t) => {
   t.ok(body.memory.current.rss > 0)
   t.ok(body.memory.warnings > 0, 'samples above the warning ratio are counted')
   t.ok(lines().some((l) => l.msg === 'high memory usage' && l.level === 40), 'and logged as warnings')
-  t.same(body.cache, { backend: 'redis', status: 'up', hits: 1, misses: 1, bypasses: 0, errors: 0, coalesced: 0, compressions: 0, inFlight: 0 }, 'one miss then one hit of /users/me; the runtime itself is never cached')
+  const counters = { backend: 'redis', status: 'up', hits: 1, misses: 1, bypasses: 0, errors: 0, coalesced: 0, compressions: 0, inFlight: 0 }
+  // The hit read the entry's bytes from Redis and kept a copy; none served from a copy yet.
+  const local = { entries: 1, bytes: body.cache.local.bytes, maxBytes: 33554432, served: 0 }
+  t.same(body.cache, { ...counters, local }, 'one miss then one hit of /users/me; the runtime itself is never cached')
   t.same(body.pools.database, { size: 20, min: 2, connectTimeoutMs: 5000, idleTimeoutMs: 30000 })
   t.same(body.pools.callerCache, { size: 2, max: 50_000, ttlMs: 30_000 }, 'the caller cache holds the admin and the member')
   t.equal(body.pressure.underPressure, false)

@@ -205,7 +205,14 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   const profiled = await bench([...common, '--only', 'http-ceiling,a', '--server', 'ts', '--profile', '--profile-scenario', 'a'])
   t.equal(profiled.status, 0, outcome(profiled))
   const second = JSON.parse(fs.readFileSync(path.join(results, fs.readdirSync(results).find((f) => f.endsWith('.json'))!), 'utf8')) as Report & {
-    profile: { scenario: string, file: string, busyMs: number, byPackage: Array<{ name: string, share: number }> }
+    profile: {
+      scenario: string,
+      file: string,
+      busyMs: number,
+      measuredOnly: boolean
+      byPackage: Array<{ name: string, share: number }>,
+      nativeCallers: Array<{ native: string, callers: unknown[] }>
+    }
   }
   if (wrk === undefined) {
     t.match(profiled.stdout, /load generator: autocannon [\d.]+ \(in process; wrk is not installed\)/)
@@ -225,6 +232,9 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
   t.equal(second.profile.scenario, 'a')
   t.ok(fs.existsSync(second.profile.file) && second.profile.file.endsWith('.cpuprofile'), 'the .cpuprofile is kept')
   t.ok(second.profile.busyMs > 0 && second.profile.byPackage.length > 0, 'top entries by package')
+  t.ok(second.profile.measuredOnly, 'the samples are cut to the measured run (no start-up, no warm-up)')
+  t.match(path.basename(second.profile.file), /^CPU\.\d+\.\d+\.\d+\.0\./, 'the main thread\'s profile, not a worker thread\'s')
+  t.ok(second.profile.nativeCallers.every((n) => n.callers.length > 0), 'each costly native function names its callers')
   t.ok(second.profile.byPackage.some((p) => p.name.startsWith('node:')), 'Node.js modules grouped as node:…')
   t.ok(second.profile.byPackage.every((p) => !p.name.includes('node_modules')), 'packages named by package, not by path')
   t.ok(second.profile.byPackage.reduce((sum, p) => sum + p.share, 0) <= 1.0001, 'shares of one total')

@@ -40,24 +40,31 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const INACTIVE = 'inactive' as const
 
 const TOKEN_CACHE_SIZE = 10_000
+const TOKEN_CACHE_TTL_MS = 10 * 60_000
 const BEARER = /^Bearer ([^ ]+)$/i
 
 export default fp(async (app) => {
   await app.register(jwt, {
     secret: app.config.jwtSecret,
     sign: { algorithm: 'HS256' },
-    verify: {
-      algorithms: ['HS256'],
-      requiredClaims: ['sub'],
-      // fast-jwt's verify cache: a token seen before is not verified (HMAC,
-      // base64, JSON) again. Bounded; an entry lives at most 10 minutes and
-      // never past the token's exp (fast-jwt caps it), rejections included.
-      cache: TOKEN_CACHE_SIZE,
-      // Keyed by fast-jwt's default, a SHA-256 of the token (a custom key
-      // builder makes fast-jwt warn at start-up, and the hash is cheap).
-      cacheTTL: 10 * 60_000
-    }
+    verify: { algorithms: ['HS256'], requiredClaims: ['sub'] }
   })
+
+  // Verified tokens, keyed by the token itself: a token seen before is not
+  // verified (HMAC, base64, JSON) again. fast-jwt's own cache did the same
+  // but keyed by a SHA-256 of the token, which cost as much per hit as the
+  // rest of authentication. Bounded; an entry lives at most 10 minutes and
+  // never past the token's exp. Only successes are kept: a refused token is
+  // verified (and refused) each time.
+  const verified = new LRUCache<string, { sub: unknown }>({ max: TOKEN_CACHE_SIZE, ttl: TOKEN_CACHE_TTL_MS })
+  const verify = (token: string): { sub: unknown } => {
+    const known = verified.get(token)
+    if (known !== undefined) return known
+    const payload = app.jwt.verify<{ sub: unknown, exp?: unknown }>(token)
+    const untilExp = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() : TOKEN_CACHE_TTL_MS
+    if (untilExp > 0) verified.set(token, { sub: payload.sub }, { ttl: Math.min(untilExp, TOKEN_CACHE_TTL_MS) })
+    return payload
+  }
 
   const callers = new LRUCache<string, Caller | typeof INACTIVE>({
     max: 50_000,
@@ -73,12 +80,12 @@ export default fp(async (app) => {
     const header = request.headers.authorization
     if (header === undefined) throw new UnauthorizedError('Missing Authorization header (Bearer token)')
     // app.jwt.verify rather than request.jwtVerify: the latter merges its
-    // options and decodes the token again on every request, cache or not.
+    // options and decodes the token again on every request.
     const token = BEARER.exec(header)?.[1]
     let payload: { sub: unknown }
     try {
       if (token === undefined) throw new Error('not a Bearer token')
-      payload = app.jwt.verify<{ sub: unknown }>(token)
+      payload = verify(token)
     } catch (err) {
       const code = (err as { code?: string }).code
       throw new UnauthorizedError(code === 'FAST_JWT_EXPIRED' ? 'The token has expired' : 'The token is malformed or its signature is invalid')

@@ -5,8 +5,10 @@
 // (routes/api/index.ts), so no code here tests a URL. Storage and the
 // invalidation scheme: lib/response-cache.ts.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler, onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import { compressBody, COMPRESSION_THRESHOLD, negotiateCoding, type Coding } from '../../lib/compression'
+import { etagMatches } from '../../lib/etag'
+import type { LocalEntries } from '../../lib/local-entries'
 import type { RateWindow } from '../../lib/rate-limit'
 import { createCacheBackend } from '../../lib/cache-backend'
 import { payloadEtag, type CachedResponse, type CacheLookup, type RateQuery } from '../../lib/response-cache'
@@ -46,17 +48,17 @@ declare module 'fastify' {
       lookupCounted (request: FastifyRequest, rate: RateQuery & { max: number }): Promise<RateWindow | null | undefined>
       /** For the scope whose GETs are cached and whose writes invalidate (in this order of the request path). */
       hooks: {
-        onRequest: onRequestAsyncHookHandler
+        onRequest: onRequestHookHandler
         preValidation: preValidationAsyncHookHandler
         onSend: onSendAsyncHookHandler
-        onResponse: onResponseAsyncHookHandler
+        onResponse: onResponseHookHandler
       }
     }
   }
 }
 
 interface CacheCounters { hits: number, misses: number, bypasses: number, errors: number, coalesced: number, compressions: number }
-interface CacheStats extends CacheCounters { inFlight: number }
+interface CacheStats extends CacheCounters { inFlight: number, local?: ReturnType<LocalEntries['stats']> }
 
 interface CacheState {
   outcome: 'HIT' | 'MISS' | 'BYPASS' | 'PENDING'
@@ -80,16 +82,8 @@ interface Flight {
 /** What cached answers say (set by @fastify/caching on 200s of /api/v1). */
 const CACHE_CONTROL = 'private, no-cache'
 
-function etagMatches (header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false
-  if (header.trim() === '*') return true
-  // Weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored.
-  const bare = etag.replace(/^W\//, '')
-  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare)
-}
-
 export default fp(async (app) => {
-  const backend = createCacheBackend(app.config, app.hasRedis ? app.redisClient : undefined)
+  const { backend, local } = createCacheBackend(app.config, app.hasRedis ? app.redisClient : undefined)
   const flights = new Map<string, Flight>()
   const stats: CacheCounters = { hits: 0, misses: 0, bypasses: 0, errors: 0, coalesced: 0, compressions: 0 }
   const events = app.metrics.cacheEvents
@@ -166,9 +160,11 @@ export default fp(async (app) => {
     }
   }
 
-  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
+  // onRequest and onResponse wait for nothing: callback style, no promise per request.
+  const onRequest: onRequestHookHandler = (request, reply, done) => {
     // Write answers are never stored by anyone.
     if (request.method !== 'GET' && request.method !== 'HEAD') void reply.header('cache-control', 'no-store')
+    done()
   }
 
   // After authentication and the rate limit, before validation: a hit skips everything else.
@@ -284,14 +280,15 @@ export default fp(async (app) => {
   }
 
   // A leader that never reached onSend (aborted) must not leave followers waiting.
-  const onResponse: onResponseAsyncHookHandler = async (request) => {
+  const onResponse: onResponseHookHandler = (request, _reply, done) => {
     if (request.cacheState !== null) finishFlight(request.cacheState, null)
+    done()
   }
 
   app.decorate('responseCache', {
     backend: backend.name,
     invalidate,
-    stats: () => ({ ...stats, inFlight: flights.size }),
+    stats: () => ({ ...stats, inFlight: flights.size, ...(local === undefined ? {} : { local: local.stats() }) }),
     lookupCounted,
     hooks: { onRequest, preValidation, onSend, onResponse }
   })

@@ -13,8 +13,10 @@ export default fp(async (app) => {
     sweeper = setInterval(() => app.server.closeIdleConnections(), 50)
     sweeper.unref()
   })
-  app.addHook('onSend', async (_request, reply) => {
+  // Callback style: it waits for nothing, so no promise per answer.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (sweeper !== undefined) void reply.header('connection', 'close')
+    done(null, payload)
   })
   app.addHook('onClose', async () => { clearInterval(sweeper) })
 }, { name: 'drain' })

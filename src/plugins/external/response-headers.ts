@@ -34,9 +34,11 @@ export function securityHeaders (options: Readonly<HelmetOptions> = HELMET_OPTIO
  */
 export default fp(async (app) => {
   const security = securityHeaders()
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style: it waits for nothing, so no promise per answer.
+  app.addHook('onSend', (request, reply, payload, done) => {
     for (const [name, value] of security) void reply.header(name, value)
     void reply.header('x-request-id', request.id)
     void reply.header('x-response-time', reply.elapsedTime.toFixed(2))
+    done(null, payload)
   })
 }, { name: 'response-headers' })
