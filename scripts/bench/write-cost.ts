@@ -1,5 +1,5 @@
 // npm run bench:write-cost -- [--organizations N] [--runs R] [--duration S] [--connections C]
-//                             [--database-url URL] [--results-dir DIR]
+//                             [--database-url URL] [--results-dir DIR] [--server dist|ts]
 //
 // What the counter triggers (migration 20261201000100) cost the write mix
 // (e), in one run: the bench's database and a copy of it without those
@@ -26,7 +26,7 @@ import { median } from '../lib/stats'
 import { prepareDatabase } from './dataset'
 import { parseBenchArgs, type BenchOptions } from './options'
 
-const USAGE = 'usage: npm run bench:write-cost -- [--organizations N (100000)] [--runs R (3)] [--duration S (10)] [--connections C (32)] [--database-url URL] [--results-dir DIR]'
+const USAGE = 'usage: npm run bench:write-cost -- [--organizations N (100000)] [--runs R (3)] [--duration S (10)] [--connections C (32)] [--database-url URL] [--results-dir DIR] [--server dist (built first) | ts]'
 
 interface Measured { reqPerSec: number; p50: number; p99: number; errors: number; non2xx: number }
 
@@ -63,11 +63,12 @@ async function copyWithoutCounters (url: string, source: string, copy: string, o
   console.log(`copied ${source} to ${copy} and dropped its ${dropped} counter triggers`)
 }
 
-async function writeMix (url: string, durationS: number, connections: number, resultsDir: string): Promise<Measured> {
+async function writeMix (opts: BenchOptions, url: string, durationS: number, resultsDir: string): Promise<Measured> {
   const dir = fs.mkdtempSync(path.join(resultsDir, 'write-cost-'))
   try {
     await run(process.execPath, nodeArgs(path.join(__dirname, `main${path.extname(__filename)}`),
-      ['--only', 'e', '--runs', '1', '--skip-build', '--duration', String(durationS), '--connections', String(connections), '--database-url', url, '--results-dir', dir]))
+      ['--only', 'e', '--runs', '1', '--skip-build', '--server', opts.server, '--duration', String(durationS), '--connections', String(opts.connections),
+        '--database-url', url, '--results-dir', dir]))
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'))
     if (file === undefined) throw new Error('the (e) run wrote no JSON')
     const e = (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { median: { e: { reqPerSec: number; latencyMs: { p50: number; p99: number }; errors: number; non2xx: number } } }).median.e
@@ -85,9 +86,10 @@ function parse (argv: string[]): { opts: BenchOptions; runs: number; durationS: 
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     'database-url': { type: 'string' },
-    'results-dir': { type: 'string' }
+    'results-dir': { type: 'string' },
+    server: { type: 'string', default: 'dist' }
   })
-  const opts = parseBenchArgs(['--organizations', values.organizations, '--only', 'e', '--connections', values.connections,
+  const opts = parseBenchArgs(['--organizations', values.organizations, '--only', 'e', '--connections', values.connections, '--server', values.server,
     ...(values['database-url'] === undefined ? [] : ['--database-url', values['database-url']]),
     ...(values['results-dir'] === undefined ? [] : ['--results-dir', values['results-dir']])])
   return { opts, runs: integer('runs', values.runs, { min: 1, max: 50 }), durationS: integer('duration', values.duration, { min: 1, max: 600 }) }
@@ -114,7 +116,8 @@ async function main (): Promise<number> {
 }
 
 async function measure (opts: BenchOptions, copy: string, runs: number, durationS: number): Promise<void> {
-  await buildService()
+  // The sources through ts-node (--server ts) need no build (the smoke test: another test may be building).
+  if (opts.server === 'dist') await buildService()
   const resultsDir = opts.resultsDir
   fs.mkdirSync(resultsDir, { recursive: true })
   const targets = { counters: opts.databaseUrl, 'no counters': renamed(opts.databaseUrl, copy) }
@@ -122,7 +125,7 @@ async function measure (opts: BenchOptions, copy: string, runs: number, duration
   for (let i = 1; i <= runs; i++) {
     const order = (i % 2 === 1 ? ['counters', 'no counters'] : ['no counters', 'counters']) as Array<keyof typeof targets>
     for (const kind of order) {
-      const m = await writeMix(targets[kind], durationS, opts.connections, resultsDir)
+      const m = await writeMix(opts, targets[kind], durationS, resultsDir)
       measured[kind].push(m)
       console.log(`round ${i}/${runs} ${kind.padEnd(11)} ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ${m.errors} errors, ${m.non2xx} non-2xx`)
     }
