@@ -38,6 +38,19 @@ export const RATE_COUNT_LUA = `
   end
 `
 
+/**
+ * Counts the request into `count` and `ttl` (unless ARGV[4] is '0') and
+ * returns { count, ttl } past ARGV[5]: the start of every lookup script,
+ * single Redis or cluster, which then reads the entry.
+ */
+export const COUNTED_LOOKUP_LUA = `
+local count, ttl = 0, 0
+if ARGV[4] ~= '0' then
+${RATE_COUNT_LUA}
+  if count > tonumber(ARGV[5]) then return { count, ttl } end
+end
+`
+
 // The same positions as the lookup script, so the fragment is shared as is.
 const COUNT_SCRIPT = `
 local count, ttl = 0, 0

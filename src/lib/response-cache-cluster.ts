@@ -20,20 +20,15 @@
 import { LRUCache } from 'lru-cache'
 import type { Cluster } from 'ioredis'
 import type { Coding } from './compression'
-import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
+import { COUNTED_LOOKUP_LUA, type RateWindow } from './rate-limit'
 import { codedKey, decodeBytes, EPOCH_NEXT_LUA, RedisCacheBackend, type CacheLookup, type RateQuery } from './response-cache'
 
 // KEYS[1] the entry, KEYS[2] its coded bytes (KEYS[1] again for identity),
 // KEYS[3] the rate counter: one slot. ARGV[3] coding ('' for identity),
 // ARGV[4] rate window in ms ('0': not counted), ARGV[5] rate max (the
-// positions RATE_COUNT_LUA and the single-Redis script use).
+// positions COUNTED_LOOKUP_LUA and the single-Redis script use).
 // Returns { count, ttl } past the limit, else { count, ttl, value, coded }.
-const READ_SCRIPT = `
-local count, ttl = 0, 0
-if ARGV[4] ~= '0' then
-${RATE_COUNT_LUA}
-  if count > tonumber(ARGV[5]) then return { count, ttl } end
-end
+const READ_SCRIPT = `${COUNTED_LOOKUP_LUA}
 if ARGV[3] ~= '' then
   local coded = redis.call('GET', KEYS[2])
   if coded then return { count, ttl, coded, 1 } end

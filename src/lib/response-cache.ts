@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Coding } from './compression'
 import type { LocalEntries } from './local-entries'
-import { RATE_COUNT_LUA, type RateWindow } from './rate-limit'
+import { COUNTED_LOOKUP_LUA, type RateWindow } from './rate-limit'
 import { RedisKeys, type RedisClient } from './redis-keys'
 
 export interface CachedResponse {
@@ -97,12 +97,7 @@ export function payloadEtag (payload: string): string {
 // included, is one round trip. A single Redis only: the keys are in two
 // slots (redis-keys.ts), and a cluster reads them in two scripts at once
 // (response-cache-cluster.ts).
-const LOOKUP_SCRIPT = `
-local count, ttl = 0, 0
-if ARGV[4] ~= '0' then
-${RATE_COUNT_LUA}
-  if count > tonumber(ARGV[5]) then return { count, ttl } end
-end
+const LOOKUP_SCRIPT = `${COUNTED_LOOKUP_LUA}
 local epoch = redis.call('GET', KEYS[1]) or '0'
 local gen = redis.call('GET', KEYS[2]) or '0'
 local key = ARGV[1] .. epoch .. ':' .. gen .. ':' .. ARGV[2]
@@ -184,8 +179,7 @@ export class RedisCacheBackend implements CacheBackend {
     this.corkThisTurn()
     // The Buffer variant ioredis defines beside every custom command: replies as bytes.
     const lookup = (this.redis as unknown as { crmCacheLookupBuffer: LookupCommand }).crmCacheLookupBuffer
-    const suffix = `${caller}:${url}`
-    const held = this.local?.held(generation, suffix, coding)
+    const held = this.local?.held(generation, `${caller}:${url}`, coding)
     const reply = await lookup.call(this.redis, this.keys.epoch(), this.keys.generation(generation), rate?.key ?? this.keys.rate(caller),
       this.keys.entryPrefix(caller), url, coding ?? '', rate?.windowMs ?? 0, rate?.max ?? 0, held?.key ?? '')
     const counted = rate === undefined ? undefined : { current: reply[0], ttlMs: reply[1] }
@@ -199,7 +193,7 @@ export class RedisCacheBackend implements CacheBackend {
     if (value === null) return { key, rate: counted }
     const entry = decodeBytes(value)
     if (coded === 1) entry.coding = coding
-    this.local?.remember(generation, suffix, coding, coded === 1 ? codedKey(key, coding!) : key, entry)
+    this.local?.remember(generation, `${caller}:${url}`, coding, coded === 1 ? codedKey(key, coding!) : key, entry)
     return { key, entry, rate: counted }
   }
 

@@ -3,18 +3,14 @@
 // postgres on a spare port replaying the primary's WAL (hot standby). The
 // tests pause its replay, kill it, or read where it stands. Started as the
 // `postgres` OS user when we are root, like the primary.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { freePort } from './net'
-import { startTestPostgres, type TestPostgres } from './postgres-server'
+import { accepting, pgSpawner, runAs, startTestPostgres, SUPERUSER, type TestPostgres } from './postgres-server'
 import { until } from './wait'
-
-const BIN = process.env.TEST_POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin'
-const SUPERUSER = 'postgres'
 
 export interface TestReplica {
   port: number
@@ -27,29 +23,6 @@ export interface TestReplica {
   dispose (): Promise<void>
 }
 
-async function runAs (): Promise<{ uid: number; gid: number } | undefined> {
-  if (process.getuid?.() !== 0) return undefined
-  const passwd = await fsp.readFile('/etc/passwd', 'utf8')
-  const line = passwd.split('\n').find((l) => l.startsWith(`${SUPERUSER}:`))
-  if (line === undefined) throw new Error(`running as root, but there is no "${SUPERUSER}" OS user to run PostgreSQL as`)
-  const [, , uid, gid] = line.split(':')
-  return { uid: Number(uid), gid: Number(gid) }
-}
-
-async function accepting (url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return true
-  } catch {
-    return false
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
-
 export async function startTestReplica (primary: TestPostgres): Promise<TestReplica> {
   const port = await freePort()
   const owner = await runAs()
@@ -57,21 +30,7 @@ export async function startTestReplica (primary: TestPostgres): Promise<TestRepl
   const dataDir = path.join(dir, 'data')
   if (owner !== undefined) await fsp.chown(dir, owner.uid, owner.gid)
   const tail: string[] = []
-  const spawnPg = (binary: string, args: string[]): ChildProcess => {
-    const child = spawn(path.join(BIN, binary), args, {
-      ...(owner ?? {}),
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    const remember = (chunk: Buffer): void => {
-      tail.push(...chunk.toString().split('\n').filter(Boolean))
-      tail.splice(0, Math.max(0, tail.length - 40))
-    }
-    child.stdout!.on('data', remember)
-    child.stderr!.on('data', remember)
-    return child
-  }
+  const spawnPg = pgSpawner(dir, owner, tail)
 
   // -R writes standby.signal and primary_conninfo; -X stream copies the WAL of the backup itself.
   const backup = spawnPg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', SUPERUSER, '-D', dataDir, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync'])

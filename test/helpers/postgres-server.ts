@@ -16,8 +16,8 @@ import pg from 'pg'
 import { applyMigrations } from '../../src/lib/migrator'
 import { freePort } from './net'
 
-const BIN = process.env.TEST_POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin'
-const SUPERUSER = 'postgres'
+export const BIN = process.env.TEST_POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin'
+export const SUPERUSER = 'postgres'
 
 export type StopMode = 'smart' | 'fast' | 'immediate'
 
@@ -56,13 +56,50 @@ export interface TestPostgres {
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** uid/gid of the `postgres` OS user when we are root (PostgreSQL refuses root). */
-async function runAs (): Promise<{ uid: number; gid: number } | undefined> {
+export async function runAs (): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined
   const passwd = await fsp.readFile('/etc/passwd', 'utf8')
   const line = passwd.split('\n').find((l) => l.startsWith(`${SUPERUSER}:`))
   if (line === undefined) throw new Error(`running as root, but there is no "${SUPERUSER}" OS user to run PostgreSQL as`)
   const [, , uid, gid] = line.split(':')
   return { uid: Number(uid), gid: Number(gid) }
+}
+
+/** Whether a server answers SELECT 1 at `url` (refused, starting up or gone: false). */
+export async function accepting (url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/**
+ * Runs PostgreSQL's `binary` (initdb, postgres, pg_basebackup, …) in `dir`
+ * as `owner`, keeping its last 40 lines of output in `tail`.
+ */
+export function pgSpawner (dir: string, owner: { uid: number; gid: number } | undefined, tail: string[]): (binary: string, args: string[]) => ChildProcess {
+  const remember = (chunk: Buffer): void => {
+    tail.push(...chunk.toString().split('\n').filter(Boolean))
+    tail.splice(0, Math.max(0, tail.length - 40))
+  }
+  return (binary, args) => {
+    const child = spawn(path.join(BIN, binary), args, {
+      ...(owner ?? {}),
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    child.stdout!.on('data', remember)
+    child.stderr!.on('data', remember)
+    return child
+  }
 }
 
 function exited (child: ChildProcess): boolean {
@@ -104,21 +141,7 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
   if (owner !== undefined) await fsp.chown(dir, owner.uid, owner.gid)
 
   const tail: string[] = []
-  const remember = (chunk: Buffer): void => {
-    tail.push(...chunk.toString().split('\n').filter(Boolean))
-    tail.splice(0, Math.max(0, tail.length - 40))
-  }
-  const spawnPg = (binary: string, args: string[]): ChildProcess => {
-    const child = spawn(path.join(BIN, binary), args, {
-      ...(owner ?? {}),
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    child.stdout!.on('data', remember)
-    child.stderr!.on('data', remember)
-    return child
-  }
+  const spawnPg = pgSpawner(dir, owner, tail)
 
   const adminUrl = `postgresql://${SUPERUSER}@127.0.0.1:${port}/postgres`
   let postmaster: ChildProcess | undefined
@@ -129,20 +152,6 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
   if (initCode !== 0) {
     await fsp.rm(dir, { recursive: true, force: true })
     throw new Error(`initdb failed (${initCode}):\n${tail.join('\n')}`)
-  }
-
-  const accepting = async (): Promise<boolean> => {
-    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.query('SELECT 1')
-      return true
-    } catch {
-      return false
-    } finally {
-      await client.end().catch(() => {})
-    }
   }
 
   const start = async (): Promise<void> => {
@@ -159,7 +168,7 @@ export async function startTestPostgres (options: { port?: number } = {}): Promi
     ])
     postmaster = child
     const deadline = Date.now() + 30_000
-    while (!(await accepting())) {
+    while (!(await accepting(adminUrl))) {
       if (exited(child)) throw new Error(`postgres exited at start (${child.exitCode ?? child.signalCode}):\n${tail.join('\n')}`)
       if (Date.now() > deadline) throw new Error(`postgres did not accept connections on ${port}:\n${tail.join('\n')}`)
       await sleep(50)

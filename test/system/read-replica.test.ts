@@ -35,6 +35,16 @@ async function replicaStatus (app: FastifyInstance): Promise<string> {
   return (await app.inject({ method: 'GET', url: '/ready' })).json().replica
 }
 
+/** An app on the file's primary and replica, `roles` as users, once the replica has them and is up. */
+async function replicaApp (t: Parameters<typeof buildTestApp>[0], roles: Array<'admin' | 'member'>): Promise<{ app: FastifyInstance, users: TestUser[] }> {
+  const { database } = pair()
+  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
+  const users = await createUsers(app, database.url, roles)
+  await pair().caughtUp()
+  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  return { app, users }
+}
+
 let urlCounter = 0
 /** A list URL no one has asked before: a cache miss, so it reaches a database. */
 const freshListUrl = (): string => `${API}/organizations?limit=${1 + (urlCounter % 200)}&offset=${Math.floor(urlCounter++ / 200)}`
@@ -46,11 +56,7 @@ async function createOrganization (app: FastifyInstance, user: TestUser, name: s
 }
 
 t.test('a healthy replica serves reads, and the writer still reads their write', async (t) => {
-  const { database } = pair()
-  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
-  const [alice] = await createUsers(app, database.url, ['member'])
-  await pair().caughtUp()
-  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  const { app, users: [alice] } = await replicaApp(t, ['member'])
   const id = await createOrganization(app, alice!, 'Written then read')
   const byId = await as(app, alice!, { method: 'GET', url: `${API}/organizations/${id}` })
   t.equal(byId.statusCode, 200)
@@ -70,11 +76,7 @@ t.test('a healthy replica serves reads, and the writer still reads their write',
 })
 
 t.test('once the replica has replayed a write, the writer\'s next read goes to it, without waiting for the next probe', async (t) => {
-  const { database } = pair()
-  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
-  const [alice] = await createUsers(app, database.url, ['member'])
-  await pair().caughtUp()
-  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  const { app, users: [alice] } = await replicaApp(t, ['member'])
   // The probe looks every 250 ms; the replica replays within milliseconds. Without a fresh
   // look when the last probe is behind the write, these reads would mostly go to the primary.
   const targets: string[] = []
@@ -92,10 +94,7 @@ t.test('once the replica has replayed a write, the writer\'s next read goes to i
 
 t.test('replay paused: the writer, and users whose views a write changed, read from the primary and see it; others still use the replica', async (t) => {
   const { database, replica } = pair()
-  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
-  const [alice, bob, admin, carol] = await createUsers(app, database.url, ['member', 'member', 'admin', 'member'])
-  await pair().caughtUp()
-  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  const { app, users: [alice, bob, admin, carol] } = await replicaApp(t, ['member', 'member', 'admin', 'member'])
   // Entries cached before the pause, under generations the writes below bump.
   const bobList = `${API}/organizations?limit=199`
   const adminList = `${API}/organizations?limit=198`
@@ -180,11 +179,8 @@ t.test('two instances sharing Redis: a write on A, then a read on B, sees it (B 
 })
 
 t.test('the replica killed: reads answer 200 from the primary and /ready says down', async (t) => {
-  const { database, replica } = pair()
-  const app = await buildTestApp(t, database.url, env(database.replicaUrl))
-  const [dave, erin] = await createUsers(app, database.url, ['member', 'admin'])
-  await pair().caughtUp()
-  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  const { replica } = pair()
+  const { app, users: [dave, erin] } = await replicaApp(t, ['member', 'admin'])
   // A pooled connection to the replica, so its death is noticed from the pool too.
   await as(app, dave!, { method: 'GET', url: freshListUrl() })
   await replica.kill()
