@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app'
 import { loadConfig, type AppConfig } from '../../src/lib/config'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 import { withOracle } from './openapi-oracle'
 
@@ -67,14 +68,7 @@ export async function buildTestApp (t: Teardown, databaseUrl: string, env: Recor
   return withOracle(app)
 }
 
-/**
- * Arguments that make `node` run a TypeScript entry point; append the
- * script's own arguments. Through -e, so
- * the CommonJS loader (and ts-node's hook) handles it even when tap's
- * coverage loaders are injected into child processes.
- */
+/** Arguments that make `node` run a TypeScript entry point (the scripts' own nodeArgs: ts-node with swc); append the script's own arguments. */
 export function tsNodeArgs (entry: string): string[] {
-  // After '--', `entry` fills process.argv[1] as if it had been run directly,
-  // so the script's own arguments follow at process.argv[2].
-  return ['-r', 'ts-node/register/transpile-only', '-e', `require(${JSON.stringify(entry)})`, '--', entry]
+  return nodeArgs(entry)
 }

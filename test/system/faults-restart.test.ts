@@ -112,7 +112,7 @@ t.test('in process: idle pool, PostgreSQL restarted: the first requests after th
 })
 
 t.test('server.ts frozen (SIGSTOP) across the restart, requests already sent when it resumes: all succeed', async (t) => {
-  t.setTimeout(120_000)
+  t.setTimeout(240_000) // the start-up deadline (150 s, only for a broken build) and the restarts
   await postgres().start()
   const db = await postgres().createDatabase('frozen_restart')
   // Signs tokens with the server's secret; opens no connection of its own.
@@ -147,7 +147,7 @@ t.test('server.ts frozen (SIGSTOP) across the restart, requests already sent whe
   await until('the server to be ready', () => {
     if (child.exitCode !== null) throw new Error(`server.ts exited early (${child.exitCode}): ${stdout}${stderr}`)
     return lines().some((l) => l.msg === 'ready')
-  }, 60_000)
+  }, 150_000, () => `stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`)
 
   /** One request on its own connection; `sent` resolves once it is all in the kernel's hands. */
   const send = (request: Request): { sent: Promise<void>; answer: Promise<{ request: Request; status: number; body: string }> } => {

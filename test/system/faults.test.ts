@@ -474,7 +474,7 @@ t.test('pool exhaustion (pool of 2, slow queries): 503 after the connect timeout
 })
 
 t.test('SIGTERM under continuous load: every accepted request answered, in-flight writes commit, exit 0', async (t) => {
-  t.setTimeout(120_000)
+  t.setTimeout(240_000) // the start-up deadline (150 s, only for a broken build) and the load itself
   await postgres().start()
   const db = await postgres().createDatabase('sigterm')
   // Writes of organizations named 'slow-…' take 400 ms: some are always in flight.
@@ -511,7 +511,7 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
   await until('the server to be ready', () => {
     if (child.exitCode !== null) throw new Error(`server.ts exited early (${child.exitCode}): ${stdout}${stderr}`)
     return lines().some((l) => l.msg === 'ready')
-  }, 60_000)
+  }, 150_000, () => `stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`)
 
   // Real HTTP through a keep-alive agent, as a load balancer sends it; each request carries its own id.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
