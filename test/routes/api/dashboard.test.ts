@@ -341,11 +341,16 @@ t.test('the periodic refresh picks up new data without the admin endpoint', asyn
   const app = await buildTestApp(t, db.url, { DASHBOARD_REFRESH_INTERVAL_MS: '200' })
   const [member] = await createUsers(app, db.url, ['member']) as [TestUser]
 
+  // One transaction: a periodic refresh that runs between the inserts must
+  // see all of them or none (it once caught the organization without its
+  // opportunities, and the test then compared half the data).
   await withClient(db.url, async (client) => {
+    await client.query('BEGIN')
     const org = await insertOrg(client, member.id, 'Periodic', 'A', { contacts: 2, deletedContacts: 1 })
     await insertInteractions(client, org, member.id, 'now()', 3)
     await insertOpportunity(client, org, 'closed-won', '250.50', TODAY)
     await insertOpportunity(client, org, 'proposal', '10.00', null)
+    await client.query('COMMIT')
   })
   const expected = await expectedFigures(db, member.id)
   t.same(expected, { userId: member.id, totalOrganizations: 1, highPriorityOrgs: 1, totalContacts: 2, interactionsThisMonth: 3, activeOpportunities: 1, wonRevenueThisQuarter: '250.50' })
