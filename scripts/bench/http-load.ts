@@ -5,6 +5,7 @@
 import type http from 'node:http'
 import autocannon from 'autocannon'
 import { latencyStats, type LatencyStats } from '../lib/stats'
+import { cpuPerRequest, cpuSnapshot, formatCpu, type CpuPerRequest } from './process-cpu'
 import { TITLES, type BenchOptions, type ScenarioKey } from './options'
 import { runWrk, wrkVersion } from './wrk'
 
@@ -25,6 +26,8 @@ export interface ScenarioResult {
   bytesPerResponse?: number
   /** The highest event-loop delay the service reported during the run (wrk runs). */
   eventLoopDelayMaxMs?: number
+  /** CPU per request by program over the measured run (Linux), warm-up excluded. */
+  cpu?: CpuPerRequest
   /** The measured run's start and end on the monotonic clock in µs (the one V8's CPU profiles use), warm-up excluded. */
   windowUs?: { start: number, end: number }
   ceiling?: 'http-ceiling' | 'db-ceiling'
@@ -138,26 +141,34 @@ function sampleEventLoop (probe: () => Promise<RuntimeProbe | undefined>): () =>
 
 async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spec: CannonSpec }, paths: (spec: CannonSpec, s: number) => string[] | undefined,
   probe?: () => Promise<RuntimeProbe | undefined>): Promise<ScenarioResult | undefined> {
-  const run = async (durationS: number): Promise<Awaited<ReturnType<typeof runWrk>> | undefined> => {
+  // The URL list is built before the run starts, so its CPU is not the run's.
+  const prepare = (durationS: number): (() => ReturnType<typeof runWrk>) | undefined => {
     const { spec } = build()
     // Enough distinct URLs that a cache-busting run never wraps around (at 8,000 req/s).
     const list = paths(spec, Math.min(durationS * 8000, 400_000))
     if (list === undefined) return undefined
-    return await runWrk({ base: spec.base, paths: list, headers: spec.headers, connections: opts.connections, durationS })
+    return async () => await runWrk({ base: spec.base, paths: list, headers: spec.headers, connections: opts.connections, durationS })
   }
-  if (opts.warmupS > 0 && await run(opts.warmupS) === undefined) return undefined
+  if (opts.warmupS > 0) {
+    const warmup = prepare(opts.warmupS)
+    if (warmup === undefined) return undefined
+    await warmup()
+  }
+  const run = prepare(opts.durationS)
+  if (run === undefined) return undefined
   const before = (await probe?.())?.counts
   const stopSampling = probe === undefined ? undefined : sampleEventLoop(probe)
+  const cpuBefore = cpuSnapshot()
   const start = monotonicUs()
-  const r = await run(opts.durationS)
+  const r = await run()
   const end = monotonicUs()
+  const cpuAfter = cpuSnapshot()
   const eventLoopMaxMs = await stopSampling?.()
-  if (r === undefined) return undefined
   const after = (await probe?.())?.counts
   const xCache = before === undefined || after === undefined
     ? undefined
     : Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0))
-  return {
+  return withCpu({
     key,
     title: TITLES[key],
     tool: 'wrk',
@@ -174,7 +185,13 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
     ...(eventLoopMaxMs === undefined ? {} : { eventLoopDelayMaxMs: eventLoopMaxMs }),
     windowUs: { start, end },
     notes: eventLoopMaxMs === undefined ? [] : [`service event-loop delay: at most ${eventLoopMaxMs.toFixed(1)} ms (under-pressure's mean per sample interval, read every 500 ms)`]
-  }
+  }, cpuBefore, cpuAfter)
+}
+
+/** The result with its CPU breakdown (and a note saying it), when /proc could be read. */
+function withCpu (result: ScenarioResult, before: ReturnType<typeof cpuSnapshot>, after = cpuSnapshot()): ScenarioResult {
+  const cpu = before === undefined || after === undefined ? undefined : cpuPerRequest(before, after, result.requests)
+  return cpu === undefined ? result : { ...result, cpu, notes: [...result.notes, formatCpu(cpu)] }
 }
 
 /**
@@ -193,9 +210,12 @@ export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: 
     await cannon(warm.spec, opts.connections, opts.warmupS)
   }
   const measured = build()
+  const cpuBefore = cpuSnapshot()
   const start = monotonicUs()
   const { result, latencies } = await cannon(measured.spec, opts.connections, opts.durationS)
-  return { ...summarize(key, result, latencies, measured.xCache), windowUs: { start, end: monotonicUs() } }
+  const end = monotonicUs()
+  const summary = summarize(key, result, latencies, measured.xCache)
+  return withCpu({ ...summary, windowUs: { start, end } }, cpuBefore)
 }
 
 interface CacheCounter {

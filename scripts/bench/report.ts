@@ -6,6 +6,7 @@ import type { Counter, ScenarioResult } from './http-load'
 import { CEILING_OF, SCENARIOS, type ScenarioKey } from './options'
 import type { MicroStats, MicroVariant, PrismaResult } from './prisma-micro'
 import { formatWalk, medianWalks, type WalkScenarioResult } from './cursor-walk'
+import { CPU_NOTE, formatCpu, medianCpu } from './process-cpu'
 
 export interface Target { id: string; text: string; value?: number; pass: boolean | null }
 
@@ -74,6 +75,7 @@ export function medians (runs: RunResults[]): RunResults {
     }
     const rs = list as ScenarioResult[]
     const ratios = rs.map((r) => r.ratio).filter((r): r is number => r !== undefined)
+    const cpu = medianCpu(rs.map((r) => r.cpu))
     out[key] = {
       ...rs[0]!,
       requests: rs.reduce((a, r) => a + r.requests, 0),
@@ -86,8 +88,13 @@ export function medians (runs: RunResults[]): RunResults {
       statusCodes: sumCounters(rs.map((r) => r.statusCodes)) ?? {},
       xCache: sumCounters(rs.map((r) => r.xCache)),
       ratio: ratios.length === 0 ? undefined : median(ratios),
-      // The first run's notes, plus any other run's warnings.
-      notes: [...new Set([...rs[0]!.notes, ...rs.slice(1).flatMap((r) => r.notes.filter((n) => /^(WARNING|first error)/.test(n)))])]
+      cpu,
+      // The first run's notes, plus any other run's warnings; the CPU line is the runs' median.
+      notes: [...new Set([
+        ...rs[0]!.notes.filter((n) => !n.startsWith(CPU_NOTE)),
+        ...rs.slice(1).flatMap((r) => r.notes.filter((n) => /^(WARNING|first error)/.test(n))),
+        ...(cpu === undefined ? [] : [`${formatCpu(cpu)}${rs.length > 1 ? ` (medians of ${rs.length} runs)` : ''}`])
+      ])]
     }
   }
   return out

@@ -170,6 +170,12 @@ t.test('npm run bench: every scenario, the ceilings and the JSON report', async 
     t.equal(s.errors, 0, `${key}: no errors`)
     t.equal(s.non2xx, 0, `${key}: no non-2xx`)
   }
+  if (process.platform === 'linux') {
+    // Where the machine's CPU went: the service is a node process, and it did the work of (a).
+    const cpu = (report.median.a as Scenario & { cpu?: { perRequestUs: Record<string, number>, idlePercent: number } }).cpu
+    t.ok(cpu !== undefined && (cpu.perRequestUs.node ?? 0) > 0 && cpu.idlePercent >= 0 && cpu.idlePercent <= 100, `(a): CPU per request by program (${JSON.stringify(cpu)})`)
+    t.match(full.stdout, /a: .*CPU per request: .*node [\d.]+ µs.*; machine idle [\d.]+ %, steal [\d.]+ %/, 'and the report prints it')
+  }
   t.equal(report.median.a!.ceiling, 'http-ceiling')
   t.equal(report.median.b!.ceiling, 'db-ceiling')
   for (const key of ['a', 'b', 'c', 'd']) t.type(report.median[key]!.ratio, 'number', `${key}: a ratio to its ceiling`)
