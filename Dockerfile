@@ -87,5 +87,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # server.ts drains on SIGTERM within SHUTDOWN_GRACE_MS (10 s): give `docker
 # stop -t` / the orchestrator's grace period more than that.
 STOPSIGNAL SIGTERM
-# The V8 flags of scripts/lib/server-node-flags.js (why: there).
-CMD ["node", "--max-semi-space-size=32", "dist/src/server.js"]
+# The Node.js flags of scripts/lib/server-node-flags.js (why: there).
+CMD ["node", "--max-semi-space-size=32", "--experimental-async-context-frame", "dist/src/server.js"]

@@ -27,7 +27,7 @@ const PARENT_POLL_MS = 1000
 const root = path.join(__dirname, '..')
 const entry = path.join(root, 'dist', 'src', 'server.js')
 // `npm start -- args` appends them here: pass them on, as `node dist/src/server.js args` did.
-const server = spawn(process.execPath, [...require('./lib/server-node-flags'), '-r', path.join(__dirname, 'lib', 'exit-with-launcher.js'), entry, ...process.argv.slice(2)], {
+const server = spawn(process.execPath, [...require('./lib/server-node-flags').supported, '-r', path.join(__dirname, 'lib', 'exit-with-launcher.js'), entry, ...process.argv.slice(2)], {
   // Own process group: the terminal's Ctrl-C and group signals reach npm and
   // this launcher, not the server. The IPC channel tells the server when this
   // launcher is gone (scripts/lib/exit-with-launcher.js). stdin is not needed:

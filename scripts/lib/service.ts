@@ -51,8 +51,11 @@ export async function buildService (): Promise<void> {
   console.log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 }
 
-/** The V8 flags the service runs with everywhere (scripts/lib/server-node-flags.js). */
-export const SERVER_NODE_FLAGS: readonly string[] = require('./server-node-flags') as string[]
+const serverNodeFlags = require('./server-node-flags') as { all: string[], supported: string[] }
+/** The Node.js flags the service runs with everywhere (scripts/lib/server-node-flags.js), those this Node.js accepts. */
+export const SERVER_NODE_FLAGS: readonly string[] = serverNodeFlags.supported
+/** All of them: the image's CMD (its Node.js accepts every one). */
+export const IMAGE_NODE_FLAGS: readonly string[] = serverNodeFlags.all
 
 /** The entry point for --server dist (compiled, needs a build) or ts (the sources through ts-node). */
 export function serviceEntry (server: 'dist' | 'ts'): string {

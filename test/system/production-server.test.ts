@@ -31,7 +31,7 @@ import { createUsers } from '../helpers/api'
 import { buildTestApp } from '../helpers/app'
 import { ADMIN_URL, createEmptyDatabase, withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
-import { SERVER_NODE_FLAGS } from '../../scripts/lib/service'
+import { IMAGE_NODE_FLAGS } from '../../scripts/lib/service'
 
 const execFileAsync = promisify(execFile)
 const ROOT = path.join(__dirname, '..', '..')
@@ -335,7 +335,7 @@ t.test('the built image runs dist/src/server.js: migrates, serves, passes its HE
   t.match(image.env, { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: '3000' }, 'ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000')
   t.ok(image.user !== undefined && !['root', '0'].includes(image.user.split(':')[0]!), `runs as a non-root user (${image.user})`)
   t.equal(image.stopSignal, 'SIGTERM', 'STOPSIGNAL SIGTERM')
-  t.same(image.cmd, ['node', ...SERVER_NODE_FLAGS, 'dist/src/server.js'], 'CMD runs the compiled server, with the V8 flags npm start and the bench use')
+  t.same(image.cmd, ['node', ...IMAGE_NODE_FLAGS, 'dist/src/server.js'], 'CMD runs the compiled server, with the Node.js flags npm start and the bench use')
   t.equal(image.npmCi.length, 1, 'the runtime stage installs its dependencies with npm ci')
   const npmCi = image.npmCi[0] ?? []
   t.ok(npmCi.includes('--omit=dev'), 'npm ci --omit=dev')
