@@ -2,26 +2,17 @@
 // triggers' back) is reported with its stored and actual values and changes
 // nothing; with --fix it is repaired, also while other sessions keep writing
 // to the same organizations, and the counters then equal direct counts.
-import { execFile } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
-import { tsNodeArgs } from '../helpers/app'
+import { runScript, type ScriptRun } from '../helpers/app'
 import { createTestDatabase } from '../helpers/database'
 
 const ROOT = path.resolve(__dirname, '../..')
 const CLI = path.join(ROOT, 'src', 'cli', 'verify-counts.ts')
 
-interface Run { status: number | null; stdout: string; stderr: string }
-
-async function run (url: string, args: string[]): Promise<Run> {
-  return await new Promise((resolve) => {
-    const env = { ...process.env, DATABASE_URL: url }
-    execFile(process.execPath, [...tsNodeArgs(CLI), ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
+async function run (url: string, args: string[]): Promise<ScriptRun> {
+  return await runScript(CLI, args, { ...process.env, DATABASE_URL: url })
 }
 
 t.test('db:verify-counts reports and repairs drift', async (t) => {

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app'
 import { loadConfig, type AppConfig } from '../../src/lib/config'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { nodeArgs } from '../../scripts/lib/child-processes'
 import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 import { withOracle } from './openapi-oracle'
@@ -71,4 +73,21 @@ export async function buildTestApp (t: Teardown, databaseUrl: string, env: Recor
 /** Arguments that make `node` run a TypeScript entry point (the scripts' own nodeArgs: ts-node with swc); append the script's own arguments. */
 export function tsNodeArgs (entry: string): string[] {
   return nodeArgs(entry)
+}
+
+/** What a script run to completion printed, and its exit status (null when a signal ended it). */
+export interface ScriptRun { status: number | null, stdout: string, stderr: string }
+
+/**
+ * Runs a TypeScript script to completion in the project root, without
+ * blocking this process's event loop (spawnSync would stall an app under
+ * test for seconds, and its load shedding would answer 503).
+ */
+export async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ScriptRun> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, [...tsNodeArgs(script), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code
+      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
+    })
+  })
 }

@@ -2,11 +2,11 @@
 // from prisma/migrations, seeded with 2,000 organizations in both layouts
 // (clustered and live); and a reseed under a running app, whose Redis-cached
 // answers must not outlive the data.
-import { execFile, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
-import { buildTestApp, REDIS_URL, tsNodeArgs } from '../helpers/app'
+import { buildTestApp, REDIS_URL, runScript, tsNodeArgs, type ScriptRun } from '../helpers/app'
 import { createTestDatabase, withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { until } from '../helpers/wait'
@@ -236,19 +236,14 @@ t.test('db:seed', async (t) => {
   })
 })
 
-interface Run { status: number | null; stdout: string; stderr: string }
+type Run = ScriptRun
 
 /** 'exit 0', or what it printed on stderr when it failed. */
 const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr.slice(-3000)}`
 
 /** The seed CLI, without blocking this process's event loop (the app under test keeps answering). */
 async function seedCli (env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(SEED_CLI), ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
+  return await runScript(SEED_CLI, args, env)
 }
 
 t.test('db:seed --reset under a running service: its cached answers are gone', async (t) => {

@@ -1,11 +1,10 @@
 // npm run token: the printed token works against the API; unknown, inactive
 // and malformed input are refused with the documented exit codes; an empty
 // database gets its first admin with --create-admin.
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { buildTestApp, runScript, type ScriptRun } from '../helpers/app'
 import { createTestDatabase, withClient } from '../helpers/database'
 import { createUsers } from '../helpers/api'
 import { persistentDevSecret } from '../../src/lib/dev-secret'
@@ -17,23 +16,10 @@ function decodePayload (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
-interface Run { status: number | null; stdout: string; stderr: string }
+type Run = ScriptRun
 
 /** 'exit 0', or what it printed on stderr when it failed. */
 const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr}`
-
-/**
- * Runs the script without blocking this process's event loop (spawnSync would
- * stall the app under test for seconds, and its load shedding would answer 503).
- */
-async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(script), ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
-}
 
 t.test('npm run token', async (t) => {
   t.setTimeout(120_000)

@@ -2,21 +2,15 @@
 // reads after writes on its own primary and replica. Only that it runs,
 // reports what it promises and refuses a bad command line; no timing is
 // asserted (speed is the benchmark's business).
-import { execFile } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
-import { tsNodeArgs } from '../helpers/app'
+import { runScript, type ScriptRun } from '../helpers/app'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'replica.ts')
 
-async function run (args: string[]): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
+async function run (args: string[]): Promise<ScriptRun> {
+  return await runScript(SCRIPT, args)
 }
 
 t.test('a short run reports the replica share and the read after a write, healthy and paused', async (t) => {

@@ -4,24 +4,18 @@
 // asserted (speed is the benchmark's business). The service runs from the
 // sources (--server ts): a build would race other test files' and put dist/
 // in the coverage report.
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { tsNodeArgs } from '../helpers/app'
+import { runScript, type ScriptRun } from '../helpers/app'
 import { createEmptyDatabase, dropDatabase, withClient } from '../helpers/database'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'write-cost.ts')
 
-async function run (args: string[]): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
+async function run (args: string[]): Promise<ScriptRun> {
+  return await runScript(SCRIPT, args)
 }
 
 t.test('one round: (e) with and without the counter triggers, the cost, and no copy left', async (t) => {
