@@ -189,7 +189,7 @@ async function withWrk (opts: BenchOptions, key: ScenarioKey, build: () => { spe
 }
 
 /** The result with its CPU breakdown (and a note saying it), when /proc could be read. */
-function withCpu (result: ScenarioResult, before: ReturnType<typeof cpuSnapshot>, after = cpuSnapshot()): ScenarioResult {
+function withCpu (result: ScenarioResult, before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>): ScenarioResult {
   const cpu = before === undefined || after === undefined ? undefined : cpuPerRequest(before, after, result.requests)
   return cpu === undefined ? result : { ...result, cpu, notes: [...result.notes, formatCpu(cpu)] }
 }
@@ -214,8 +214,8 @@ export async function measureHttp (opts: BenchOptions, key: ScenarioKey, build: 
   const start = monotonicUs()
   const { result, latencies } = await cannon(measured.spec, opts.connections, opts.durationS)
   const end = monotonicUs()
-  const summary = summarize(key, result, latencies, measured.xCache)
-  return withCpu({ ...summary, windowUs: { start, end } }, cpuBefore)
+  const cpuAfter = cpuSnapshot() // before summarizing: the latencies' sort is the harness's work, not the run's
+  return withCpu({ ...summarize(key, result, latencies, measured.xCache), windowUs: { start, end } }, cpuBefore, cpuAfter)
 }
 
 interface CacheCounter {
