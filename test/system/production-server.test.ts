@@ -484,9 +484,12 @@ t.test('the built image runs dist/src/server.js: migrates, serves, passes its HE
     await live.arrayBuffer()
 
     child.kill('SIGTERM')
+    // A probe that reaches the accept queue just as the listener closes is
+    // reset by the kernel (ECONNRESET, seen once on a loaded machine): the
+    // listener is closing then, not closed. Poll until it refuses.
     const refused = await until('the listener to close', async () => {
       const result = await tcpProbe(port)
-      return result === 'connected' ? undefined : result
+      return result === 'connected' || result === 'ECONNRESET' ? undefined : result
     }, 10_000)
     t.equal(refused, 'ECONNREFUSED', 'after SIGTERM a new connection is refused')
     t.equal(settled, 0, 'while all 50 requests are still pending')
