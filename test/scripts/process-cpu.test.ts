@@ -32,11 +32,16 @@ t.test('medians of runs, a program missing from a run counting 0 there', async (
 
 t.test('a real snapshot on Linux', { skip: process.platform !== 'linux' }, async (t) => {
   const first = cpuSnapshot()!
-  const own = (): number => cpuSnapshot()!.processes.get(process.pid)!.ticks
-  // Spin until this process has been charged a tick (10 ms of CPU), however busy the machine is.
+  // Spin until this process has been charged a tick (10 ms of CPU) and the
+  // machine's counters have moved on too, however busy the machine is. The
+  // two are kept apart by the kernel: a process's time is exact, /proc/stat's
+  // is sampled per tick, and its idle + iowait sum may even step back a tick
+  // (CI saw the process grow while the machine's total had not yet).
+  const grown = (s: CpuSnapshot): boolean => s.processes.get(process.pid)!.ticks > first.processes.get(process.pid)!.ticks &&
+    s.machine.total > first.machine.total
   const deadline = Date.now() + 60_000
-  while (own() <= first.processes.get(process.pid)!.ticks && Date.now() < deadline);
-  const second = cpuSnapshot()!
+  let second = cpuSnapshot()!
+  while (!grown(second) && Date.now() < deadline) second = cpuSnapshot()!
   t.ok(second.processes.get(process.pid)!.ticks > first.processes.get(process.pid)!.ticks, 'this process\'s own ticks grew')
   t.ok(second.machine.total > first.machine.total, 'and the machine\'s')
   t.ok([...second.processes.values()].some((p) => p.comm === 'node'), 'programs are named as /proc names them')
