@@ -1,17 +1,15 @@
 // The real entry point as a user runs it: no DATABASE_URL, so it starts the
 // embedded PostgreSQL, migrates, serves; SIGTERM shuts everything down with exit 0.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
-import { tsNodeArgs } from './helpers/app'
 import { freePort } from './helpers/net'
+import { startServerProcess } from './helpers/server-process'
 
 t.test('server.ts with the embedded database: serves, then drains and exits 0 on SIGTERM', async (t) => {
-  t.setTimeout(120_000)
+  t.setTimeout(240_000) // the start-up deadline (150 s, only for a broken build), then the test itself
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-server-test-'))
   fs.chmodSync(dataDir, 0o755) // the embedded server runs as user postgres when we are root
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
@@ -20,19 +18,10 @@ t.test('server.ts with the embedded database: serves, then drains and exits 0 on
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EMBEDDED_DATABASE_DIR: dataDir, EMBEDDED_DATABASE_PORT: String(dbPort), LOG_LEVEL: 'info', NODE_ENV: 'development' }
   delete env.DATABASE_URL
   delete env.REDIS_URL
-  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', 'src', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-
-  await new Promise<void>((resolve, reject) => {
-    const check = (): void => { if (output.includes('"msg":"ready"')) resolve() }
-    child.stdout.on('data', check)
-    child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${output}`)))
-  })
-  t.match(output, /applied 20261124000100_init/, 'migrations applied to the embedded database')
-  t.match(output, /JWT_SECRET is not set/, 'the generated development secret is announced')
+  const server = await startServerProcess(t, env)
+  const output = (): string => server.stdout() + server.stderr()
+  t.match(output(), /applied 20261124000100_init/, 'migrations applied to the embedded database')
+  t.match(output(), /JWT_SECRET is not set/, 'the generated development secret is announced')
 
   const health = await fetch(`http://127.0.0.1:${port}/health`)
   t.equal(health.status, 200)
@@ -49,12 +38,12 @@ t.test('server.ts with the embedded database: serves, then drains and exits 0 on
   // A request in flight when SIGTERM arrives still gets its answer.
   const inFlight = fetch(`http://127.0.0.1:${port}/ready`)
   await new Promise((resolve) => setTimeout(resolve, 5))
-  child.kill('SIGTERM')
-  const [code, signal] = await once(child, 'exit') as [number | null, string | null]
+  server.child.kill('SIGTERM')
+  const [code, signal] = await server.exited
   t.equal((await inFlight).status, 200, 'the in-flight request was answered')
   t.equal(code, 0, 'exit code 0')
   t.equal(signal, null)
-  t.match(output, /shutting down/)
+  t.match(output(), /shutting down/)
 
   await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'no longer accepting connections')
   const probe = new pg.Client({ connectionString: `postgresql://postgres:postgres@127.0.0.1:${dbPort}/crm`, connectionTimeoutMillis: 2000 })

@@ -70,11 +70,6 @@ export async function buildTestApp (t: Teardown, databaseUrl: string, env: Recor
   return withOracle(app)
 }
 
-/** Arguments that make `node` run a TypeScript entry point (the scripts' own nodeArgs: ts-node with swc); append the script's own arguments. */
-export function tsNodeArgs (entry: string): string[] {
-  return nodeArgs(entry)
-}
-
 /** What a script run to completion printed, and its exit status (null when a signal ended it). */
 export interface ScriptRun { status: number | null, stdout: string, stderr: string }
 
@@ -85,7 +80,7 @@ export interface ScriptRun { status: number | null, stdout: string, stderr: stri
  */
 export async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ScriptRun> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(script), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, nodeArgs(script, args), { cwd: PROJECT_ROOT, encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
       resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
     })

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { ConfigError, loadConfig, loadMigrationConfig } from '../../src/lib/config'
 import { migrationUrl } from '../../src/lib/database-url'
-import { tsNodeArgs } from '../helpers/app'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 t.test('defaults follow the contract', async (t) => {
   const config = loadConfig({}, '/srv/app')
@@ -92,7 +92,7 @@ t.test('a bad value names the variable', async (t) => {
 })
 
 t.test('the server refuses to start on bad configuration, naming the variable', async (t) => {
-  const result = spawnSync(process.execPath, tsNodeArgs(path.join(__dirname, '..', '..', 'src', 'server.ts')), {
+  const result = spawnSync(process.execPath, nodeArgs(path.join(__dirname, '..', '..', 'src', 'server.ts')), {
     env: { ...process.env, PORT: 'not-a-port', DATABASE_URL: 'postgresql://root@127.0.0.1:5432/test' },
     encoding: 'utf8',
     timeout: 30_000

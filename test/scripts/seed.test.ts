@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import pg from 'pg'
-import { buildTestApp, REDIS_URL, runScript, tsNodeArgs, type ScriptRun } from '../helpers/app'
+import { buildTestApp, REDIS_URL, runScript, type ScriptRun } from '../helpers/app'
 import { createTestDatabase, withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { until } from '../helpers/wait'
 import { removeRedisKeys } from '../../scripts/lib/redis-keys'
 import { seedDatabase, SeedRefusedError, SEED_TABLES, type SeedOptions } from '../../scripts/seed/seed-data'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SEED_CLI = path.join(ROOT, 'scripts', 'seed', 'main.ts')
@@ -213,7 +214,7 @@ t.test('db:seed', async (t) => {
   })
 
   t.test('CLI', async (t) => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [...tsNodeArgs(SEED_CLI), ...args],
+    const run = (...args: string[]) => spawnSync(process.execPath, [...nodeArgs(SEED_CLI), ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
     const bad = run('--organizations', 'abc')
     t.equal(bad.status, 2, 'bad --organizations exits 2')

@@ -8,11 +8,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { REDIS_URL, tsNodeArgs } from '../helpers/app'
+import { REDIS_URL } from '../helpers/app'
 import { createEmptyDatabase, withClient } from '../helpers/database'
 import { parseBenchArgs } from '../../scripts/bench/options'
 import { wrkVersion } from '../../scripts/bench/wrk'
 import { UsageError } from '../../scripts/lib/args'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'main.ts')
@@ -22,7 +23,7 @@ interface Run { status: number | null; stdout: string; stderr: string }
 /** Runs the bench without blocking this process's event loop. */
 async function bench (args: string[]): Promise<Run> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
       resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
     })

@@ -16,17 +16,15 @@
 // Each checks that the pool really held dead connections to discard (one
 // idle-connection error per pooled connection), so it cannot pass by never
 // having had any.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import http from 'node:http'
-import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { buildTestApp } from '../helpers/app'
 import { withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { filePostgres } from '../helpers/postgres-server'
+import { startServerProcess } from '../helpers/server-process'
 import { until } from '../helpers/wait'
 
 const API = '/api/v1'
@@ -134,20 +132,9 @@ t.test('server.ts frozen (SIGSTOP) across the restart, requests already sent whe
     // elsewhere) would answer the queued requests 503 OVERLOADED.
     MAX_EVENT_LOOP_DELAY_MS: '0'
   }
-  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', '..', 'src', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) { child.kill('SIGCONT'); child.kill('SIGKILL') }
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const lines = (): Array<Record<string, unknown>> => stdout.split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>] } catch { return [] } })
+  const server = await startServerProcess(t, env)
+  const { child, lines } = server
   const idleDeaths = (): number => lines().filter((l) => l.msg === 'idle database connection failed; it was removed from the pool').length
-  await until('the server to be ready', () => {
-    if (child.exitCode !== null) throw new Error(`server.ts exited early (${child.exitCode}): ${stdout}${stderr}`)
-    return lines().some((l) => l.msg === 'ready')
-  }, 150_000, () => `stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`)
 
   /** One request on its own connection; `sent` resolves once it is all in the kernel's hands. */
   const send = (request: Request): { sent: Promise<void>; answer: Promise<{ request: Request; status: number; body: string }> } => {
@@ -192,7 +179,7 @@ t.test('server.ts frozen (SIGSTOP) across the restart, requests already sent whe
   }
 
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit') as [number | null]
+  const [code] = await server.exited
   t.equal(code, 0, 'the server exits 0')
-  t.equal(stderr, '', 'nothing on stderr')
+  t.equal(server.stderr(), '', 'nothing on stderr')
 })

@@ -20,19 +20,17 @@
 // The timing bounds below are the promises being tested (503 within the
 // connect timeout), with generous margins; everything else polls with a
 // deadline that only keeps a broken build from hanging.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import http from 'node:http'
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import t from 'tap'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { buildTestApp } from '../helpers/app'
 import { withClient } from '../helpers/database'
 import { freePort } from '../helpers/net'
 import { filePostgres } from '../helpers/postgres-server'
 import { startTestRedis } from '../helpers/redis-server'
+import { startServerProcess } from '../helpers/server-process'
 import { until } from '../helpers/wait'
 
 const API = '/api/v1'
@@ -500,18 +498,8 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
     REDIS_KEY_PREFIX: `crm:test:${process.pid}:sigterm:`,
     SHUTDOWN_GRACE_MS: '10000'
   }
-  const child = spawn(process.execPath, tsNodeArgs(path.join(__dirname, '..', '..', 'src', 'server.ts')), { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-  const lines = (): Array<Record<string, unknown>> => stdout.split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>] } catch { return [] } })
-  await until('the server to be ready', () => {
-    if (child.exitCode !== null) throw new Error(`server.ts exited early (${child.exitCode}): ${stdout}${stderr}`)
-    return lines().some((l) => l.msg === 'ready')
-  }, 150_000, () => `stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`)
+  const server = await startServerProcess(t, env)
+  const { child, exited, lines } = server
 
   // Real HTTP through a keep-alive agent, as a load balancer sends it; each request carries its own id.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
@@ -572,7 +560,7 @@ t.test('SIGTERM under continuous load: every accepted request answered, in-fligh
 
   t.equal(code, 0, 'exit code 0')
   t.equal(signal, null)
-  t.equal(stderr, '', 'nothing on stderr')
+  t.equal(server.stderr(), '', 'nothing on stderr')
   t.comment(`SIGTERM under load: ${summary(samples)}; exited ${Math.round(exitAt - termAt)} ms after SIGTERM`)
   const accepted = new Set(lines().filter((l) => l.msg === 'incoming request').map((l) => l.reqId as string))
   const ours = samples.filter((s) => accepted.has(s.requestId))

@@ -21,11 +21,12 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import t from 'tap'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { buildTestApp } from '../helpers/app'
 import { ADMIN_URL, createTestDatabase, withClient } from '../helpers/database'
 import { ensureCommand } from '../helpers/debian-package'
 import { startPgbouncer, type TestPgbouncer } from '../helpers/pgbouncer'
 import { until } from '../helpers/wait'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const API = '/api/v1'
 const SERVER_POOL = 2
@@ -176,10 +177,10 @@ async function main (): Promise<void> {
   t.test('migrations: refused through the pooler, done through DATABASE_DIRECT_URL, without JWT_SECRET', async (t) => {
     const migrate = path.join(__dirname, '..', '..', 'src', 'cli', 'migrate.ts')
     const env = { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: pooledUrl, DATABASE_POOLER: 'transaction' }
-    const refused = await run(process.execPath, tsNodeArgs(migrate), { env }).then(() => undefined, (err: { code?: number; stderr?: string }) => err)
+    const refused = await run(process.execPath, nodeArgs(migrate), { env }).then(() => undefined, (err: { code?: number; stderr?: string }) => err)
     t.equal(refused?.code, 1, 'exit 1 without a direct connection')
     t.match(refused?.stderr, /migrations need DATABASE_DIRECT_URL/)
-    const done = await run(process.execPath, tsNodeArgs(migrate), { env: { ...env, DATABASE_DIRECT_URL: db.url } })
+    const done = await run(process.execPath, nodeArgs(migrate), { env: { ...env, DATABASE_DIRECT_URL: db.url } })
     t.match(done.stdout, /0 applied, \d+ already applied/, 'through the direct URL: up to date')
   })
 }

@@ -18,10 +18,11 @@ import path from 'node:path'
 import t from 'tap'
 import { RedisKeys } from '../../src/lib/redis-keys'
 import { as, createUsers, type TestUser } from '../helpers/api'
-import { buildTestApp, tsNodeArgs } from '../helpers/app'
+import { buildTestApp } from '../helpers/app'
 import { createTestDatabase } from '../helpers/database'
 import { cli, startTestRedisCluster } from '../helpers/redis-cluster'
 import { until } from '../helpers/wait'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const API = '/api/v1'
 const ROOT = path.join(__dirname, '..', '..')
@@ -31,7 +32,7 @@ async function runFileOnCluster (file: string, nodes: string): Promise<{ code: n
   const env: NodeJS.ProcessEnv = { ...process.env, TEST_REDIS_CLUSTER_NODES: nodes }
   // The file reports to this process's output, not to a tap runner of its own.
   for (const name of Object.keys(env)) if (name.startsWith('TAP')) delete env[name]
-  const child = spawn(process.execPath, tsNodeArgs(path.join(ROOT, file)), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, nodeArgs(path.join(ROOT, file)), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })

@@ -10,8 +10,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { REDIS_URL, tsNodeArgs } from '../helpers/app'
+import { REDIS_URL } from '../helpers/app'
 import { ADMIN_URL, withClient } from '../helpers/database'
+import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'soak', 'main.ts')
@@ -27,7 +28,7 @@ async function soak (args: string[], { coverage = true } = {}): Promise<Run> {
   const env = { ...process.env }
   if (!coverage) delete env.NODE_OPTIONS
   return await new Promise((resolve) => {
-    execFile(process.execPath, [...tsNodeArgs(SCRIPT), ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArgs(SCRIPT), ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
       resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
     })
