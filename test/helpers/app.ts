@@ -80,7 +80,7 @@ export interface ScriptRun { status: number | null, stdout: string, stderr: stri
  */
 export async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ScriptRun> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, nodeArgs(script, args), { cwd: PROJECT_ROOT, encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, nodeArgs(script, args), { cwd: PROJECT_ROOT, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
       resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
     })

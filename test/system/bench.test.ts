@@ -3,35 +3,24 @@
 // is the benchmark's business, not the test suite's) — only that the harness
 // seeds, starts the service and its ceilings, measures, cleans up after its
 // writes and records what it promises.
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { REDIS_URL } from '../helpers/app'
+import { REDIS_URL, runScript, type ScriptRun } from '../helpers/app'
 import { createEmptyDatabase, withClient } from '../helpers/database'
 import { parseBenchArgs } from '../../scripts/bench/options'
 import { wrkVersion } from '../../scripts/bench/wrk'
 import { UsageError } from '../../scripts/lib/args'
-import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'bench', 'main.ts')
 
-interface Run { status: number | null; stdout: string; stderr: string }
-
 /** Runs the bench without blocking this process's event loop. */
-async function bench (args: string[]): Promise<Run> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...nodeArgs(SCRIPT), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
-}
+const bench = async (args: string[]): Promise<ScriptRun> => await runScript(SCRIPT, args)
 
 /** 'exit 0', or the end of what it printed when it failed. */
-const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`
+const outcome = (run: ScriptRun): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`
 
 interface Latency { p50: number; p99: number; mean: number; count: number }
 interface Scenario {

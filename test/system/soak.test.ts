@@ -5,34 +5,25 @@
 // What is checked: it exits 0, every request answered 2xx, it reports and
 // writes the memory figures it promises, the server exited 0 on SIGTERM, the
 // scratch database is gone, and bad arguments exit 2.
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { REDIS_URL } from '../helpers/app'
+import { REDIS_URL, runScript, type ScriptRun } from '../helpers/app'
 import { ADMIN_URL, withClient } from '../helpers/database'
-import { nodeArgs } from '../../scripts/lib/child-processes'
 
 const ROOT = path.resolve(__dirname, '../..')
 const SCRIPT = path.join(ROOT, 'scripts', 'soak', 'main.ts')
-
-interface Run { status: number | null; stdout: string; stderr: string }
 
 /**
  * Runs the soak without blocking this process's event loop. `coverage: false`
  * leaves out tap's process-info hook (NODE_OPTIONS), which costs seconds per
  * start on a busy machine: for the argument checks, which never start anything.
  */
-async function soak (args: string[], { coverage = true } = {}): Promise<Run> {
+async function soak (args: string[], { coverage = true } = {}): Promise<ScriptRun> {
   const env = { ...process.env }
   if (!coverage) delete env.NODE_OPTIONS
-  return await new Promise((resolve) => {
-    execFile(process.execPath, [...nodeArgs(SCRIPT), ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr })
-    })
-  })
+  return await runScript(SCRIPT, args, env)
 }
 
 interface Latency { p50: number; p99: number; count: number }
