@@ -4,10 +4,11 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
+import { PROJECT_ROOT } from '../../src/lib/paths'
 import { nodeArgs } from '../../scripts/lib/child-processes'
 import { until } from './wait'
 
-const SERVER_ENTRY = path.join(__dirname, '..', '..', 'src', 'server.ts')
+const SERVER_ENTRY = path.join(PROJECT_ROOT, 'src', 'server.ts')
 
 /** Only a broken build takes this long; a loaded CI machine took over a minute to start a server once. */
 const READY_DEADLINE_MS = 150_000

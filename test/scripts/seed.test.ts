@@ -214,7 +214,7 @@ t.test('db:seed', async (t) => {
   })
 
   t.test('CLI', async (t) => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [...nodeArgs(SEED_CLI), ...args],
+    const run = (...args: string[]) => spawnSync(process.execPath, nodeArgs(SEED_CLI, args),
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: DB_URL } })
     const bad = run('--organizations', 'abc')
     t.equal(bad.status, 2, 'bad --organizations exits 2')
@@ -237,13 +237,11 @@ t.test('db:seed', async (t) => {
   })
 })
 
-type Run = ScriptRun
-
 /** 'exit 0', or what it printed on stderr when it failed. */
-const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr.slice(-3000)}`
+const outcome = (run: ScriptRun): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr.slice(-3000)}`
 
 /** The seed CLI, without blocking this process's event loop (the app under test keeps answering). */
-async function seedCli (env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+async function seedCli (env: NodeJS.ProcessEnv, ...args: string[]): Promise<ScriptRun> {
   return await runScript(SEED_CLI, args, env)
 }
 

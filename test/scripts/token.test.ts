@@ -16,10 +16,8 @@ function decodePayload (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
-type Run = ScriptRun
-
 /** 'exit 0', or what it printed on stderr when it failed. */
-const outcome = (run: Run): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr}`
+const outcome = (run: ScriptRun): string => run.status === 0 ? 'exit 0' : `exit ${run.status}:\n${run.stderr}`
 
 t.test('npm run token', async (t) => {
   t.setTimeout(120_000)
@@ -31,7 +29,7 @@ t.test('npm run token', async (t) => {
 
   const script = path.join(ROOT, 'scripts', 'token.ts')
   const baseEnv = { ...process.env, NODE_ENV: 'test', DATABASE_URL: db.url, JWT_SECRET }
-  const run = async (...args: string[]): Promise<Run> => await runScript(script, args, baseEnv)
+  const run = async (...args: string[]): Promise<ScriptRun> => await runScript(script, args, baseEnv)
 
   t.test('prints a token that the API accepts', async (t) => {
     // Another case than stored: the lookup ignores case.
@@ -118,7 +116,7 @@ t.test('npm run token -- --create-admin: the first admin of a database without u
   t.teardown(db.drop)
   const app = await buildTestApp(t, db.url, { JWT_SECRET })
   const script = path.join(ROOT, 'scripts', 'token.ts')
-  const run = async (...args: string[]): Promise<Run> => await runScript(script, args, { ...process.env, NODE_ENV: 'test', DATABASE_URL: db.url, JWT_SECRET })
+  const run = async (...args: string[]): Promise<ScriptRun> => await runScript(script, args, { ...process.env, NODE_ENV: 'test', DATABASE_URL: db.url, JWT_SECRET })
   const me = async (token: string) => await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: `Bearer ${token}` } })
   const usersWith = async (email: string) => await withClient(db.url, async (client) =>
     (await client.query<{ id: string; name: string; role: string }>('SELECT id, name, role FROM users WHERE email = $1::citext', [email])).rows)
