@@ -1,8 +1,9 @@
 import t from 'tap'
 import { Database, safeDbError } from '../../src/lib/database'
-import { isDatabaseUnavailable } from '../../src/plugins/external/errors'
+import { isDatabaseUnavailable, isTimeout } from '../../src/plugins/external/errors'
 import { buildTestApp, testConfig } from '../helpers/app'
 import { createTestDatabase, withClient } from '../helpers/database'
+import { freePort } from '../helpers/net'
 
 const quiet = { warn () {}, error () {} }
 
@@ -87,6 +88,31 @@ t.test('an exhausted pool fails after the connect timeout instead of queueing fo
   t.equal(ready.headers['retry-after'], '5')
   await hold
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200, 'and 200 again afterwards')
+})
+
+t.test('a timeout is told apart from a connection refused at once (a replica read retries only the latter on the primary)', async (t) => {
+  const testDb = await createTestDatabase('db_timeouts')
+  t.teardown(testDb.drop)
+  // The client's query timeout and the server's statement_timeout are the same value: either may fire first.
+  const db = open(testDb.url, { DATABASE_QUERY_TIMEOUT_MS: '50' })
+  t.teardown(async () => await db.close())
+  const slow = await db.prisma.$queryRaw`SELECT pg_sleep(2)`.catch((e: unknown) => e)
+  t.type(slow, Error, 'the query failed')
+  t.ok(isDatabaseUnavailable(slow), 'a query timeout answers 503')
+  t.ok(isTimeout(slow), 'and is a timeout, through Prisma\'s error')
+  const serverSide = await withClient(testDb.url, async (c) => {
+    await c.query("SET statement_timeout = '50ms'")
+    return await c.query('SELECT pg_sleep(2)').catch((e: unknown) => e)
+  })
+  t.equal((serverSide as { code?: string }).code, '57014')
+  t.ok(isTimeout(serverSide), 'a statement timeout is a timeout')
+
+  const refused = new Database({ ...testConfig(testDb.url).database, url: `postgresql://root@127.0.0.1:${await freePort()}/none`, poolMin: 0 }, quiet)
+  t.teardown(async () => await refused.close())
+  const lost = await refused.prisma.$queryRaw`SELECT 1`.catch((e: unknown) => e)
+  t.type(lost, Error, 'the query failed')
+  t.ok(isDatabaseUnavailable(lost), 'a refused connection answers 503')
+  t.notOk(isTimeout(lost), 'and is no timeout')
 })
 
 t.test('errors are logged without values', async (t) => {

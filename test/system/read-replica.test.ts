@@ -3,12 +3,14 @@
 // HTTP: where each read went is read from /metrics (db_reads_total{target}).
 // The replica is paused with pg_wal_replay_pause(): a read that reached it
 // could not see a later write, so "the writer sees the write" is a real check.
-// Order matters: healthy, paused (one instance, then two sharing Redis), killed.
+// Order matters: healthy, paused (one instance, then two sharing Redis),
+// unreachable behind a proxy, killed.
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { as, createUsers, type TestUser } from '../helpers/api'
 import { buildTestApp } from '../helpers/app'
 import { filePrimaryAndReplica } from '../helpers/postgres-replica'
+import { startTcpProxy } from '../helpers/tcp-proxy'
 import { until } from '../helpers/wait'
 
 const API = '/api/v1'
@@ -176,6 +178,32 @@ t.test('two instances sharing Redis: a write on A, then a read on B, sees it (B 
   const again = await as(b, carol!, { method: 'GET', url: `${API}/organizations/${id}` })
   t.equal(again.json().name, 'Renamed on A')
   t.same(await reads(b), { primary: before.primary + 2, replica: before.replica }, "B sent Carol's reads to the primary")
+})
+
+t.test('a read routed to a replica that has just stopped taking connections is answered by the primary', async (t) => {
+  // The probe's connection, opened through the proxy before refuseNew(),
+  // still answers, so the replica is "up" when the read is routed; the read
+  // needs a new connection (the reads' pool holds none yet), which is refused.
+  const { database } = pair()
+  const direct = new URL(database.replicaUrl)
+  const proxy = await startTcpProxy(t, { host: direct.hostname, port: Number(direct.port) })
+  const viaProxy = new URL(database.replicaUrl)
+  viaProxy.port = String(proxy.port)
+  const app = await buildTestApp(t, database.url, env(viaProxy.toString()))
+  const [frank] = await createUsers(app, database.url, ['member'])
+  await pair().caughtUp()
+  await until('the replica to be up', async () => await replicaStatus(app) === 'up', 30_000)
+  const id = await createOrganization(app, frank!, 'Read while the replica goes away')
+  await pair().caughtUp()
+
+  await proxy.refuseNew()
+  const before = await reads(app)
+  const byId = await as(app, frank!, { method: 'GET', url: `${API}/organizations/${id}` })
+  t.equal(byId.statusCode, 200, 'answered, not 503')
+  t.equal(byId.json().name, 'Read while the replica goes away')
+  t.same(await reads(app), { primary: before.primary + 1, replica: before.replica + 1 }, 'routed to the replica, then run on the primary')
+  const next = await as(app, frank!, { method: 'GET', url: freshListUrl() })
+  t.equal(next.statusCode, 200)
 })
 
 t.test('the replica killed: reads answer 200 from the primary and /ready says down', async (t) => {

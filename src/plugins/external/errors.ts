@@ -30,22 +30,43 @@ interface ErrorLike {
   meta?: { driverAdapterError?: unknown }
 }
 
-export function isDatabaseUnavailable (err: unknown): boolean {
-  // Breadth-first over `cause` and, for Prisma's errors, `meta.driverAdapterError`:
-  // with @prisma/adapter-pg a PostgreSQL error reaches us as e.g. P2010/P2039
-  // whose driver error carries the SQLSTATE (`code`, `originalCode`).
+/**
+ * Whether `test` holds for the error or one it links to, breadth-first over
+ * `cause` and, for Prisma's errors, `meta.driverAdapterError`: with
+ * @prisma/adapter-pg a PostgreSQL error reaches us as e.g. P2010/P2039 whose
+ * driver error carries the SQLSTATE (`code`, `originalCode`).
+ */
+function anyLinked (err: unknown, test: (e: ErrorLike) => boolean): boolean {
   const queue: unknown[] = [err]
   for (let seen = 0; queue.length > 0 && seen < 10; seen++) {
     const e = queue.shift() as ErrorLike | null
     if (e == null || typeof e !== 'object') continue
+    if (test(e)) return true
+    for (const next of [e.cause, e.meta?.driverAdapterError]) if (next != null) queue.push(next)
+  }
+  return false
+}
+
+export function isDatabaseUnavailable (err: unknown): boolean {
+  return anyLinked(err, (e) => {
     if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true
     for (const code of [e.code, e.originalCode]) {
       if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
     }
-    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true
-    for (const next of [e.cause, e.meta?.driverAdapterError]) if (next != null) queue.push(next)
-  }
-  return false
+    return typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)
+  })
+}
+
+// Of those, the ones that come after a wait: the server took too long to
+// answer (57014 statement timeout, pg's query_timeout), or no connection
+// came in time (pool or connect timeout).
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', '57014', 'P1002', 'P1008', 'P2024'])
+const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect|Query read timeout/i
+
+/** A failure after a timeout, as opposed to a connection refused or cut at once. */
+export function isTimeout (err: unknown): boolean {
+  return anyLinked(err, (e) => [e.code, e.originalCode].some((code) => typeof code === 'string' && TIMEOUT_CODES.has(code)) ||
+    (typeof e.message === 'string' && TIMEOUT_MESSAGE.test(e.message)))
 }
 
 // Fastify's own codes for body problems, in the contract's plainer words.

@@ -7,6 +7,8 @@
 //   hit never gets here): replica when the probe says it is up, not lagging,
 //   and it has replayed the last write recorded for the generation the
 //   request's cache key hangs on (one Redis GET); otherwise primary.
+// - each GET handler is wrapped (onRoute): a routed read whose replica
+//   connection is refused or cut runs again on the primary.
 // - onSend of a 2xx write, before the response cache's onSend bumps the
 //   generations: the primary's WAL position is raised for each generation
 //   the write touches (the writer's own too).
@@ -14,7 +16,7 @@
 // docs/read-replica.md.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import type { PrismaClient } from '../../../generated/prisma/client'
 import { Database } from '../../lib/database'
@@ -22,6 +24,7 @@ import {
   INSERT_LSN_SQL, lastRecordEnd, MemoryWriteLsnStore, parseLsn, RedisWriteLsnStore, ReplicaProbe,
   type ReplicaStatus, type WriteLsnStore
 } from '../../lib/read-replica'
+import { isDatabaseUnavailable, isTimeout } from './errors'
 import { requestLogger } from './request-log'
 
 type ReadTarget = 'primary' | 'replica'
@@ -138,7 +141,28 @@ export default fp(async (app) => {
     return payload
   })
 
-  // A replica that died since the last probe: the next reads go to the primary at once.
+  // A replica that died since the last probe: a read routed to it whose
+  // connection was refused or cut runs again, once, on the primary (a GET
+  // only reads, so running it twice changes nothing), and the next reads go
+  // to the primary at once. Not after a timeout: the caller has waited once
+  // already, and a fast 503 beats a second wait (the probe notices a hung
+  // replica within a second).
+  app.addHook('onRoute', (route) => {
+    if (![route.method].flat().includes('GET')) return
+    const handler = route.handler
+    route.handler = async function (this: FastifyInstance, request, reply) {
+      if (request.readTarget !== 'replica') return await handler.call(this, request, reply)
+      try {
+        return await handler.call(this, request, reply)
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || isTimeout(err) || reply.sent) throw err
+        probe.markDown('a read on the replica lost its connection')
+        request.readTarget = 'primary'
+        reads.inc({ target: 'primary' })
+        return await context.run('primary', async () => await handler.call(this, request, reply))
+      }
+    }
+  })
   app.addHook('onResponse', async (request, reply) => {
     if (request.readTarget === 'replica' && reply.statusCode === 503) probe.markDown('a read on the replica answered 503')
   })
@@ -153,4 +177,4 @@ export default fp(async (app) => {
     await probe.stop()
     await replica.close()
   })
-}, { name: 'read-replica', dependencies: ['config', 'db', 'metrics', 'redis'] })
+}, { name: 'read-replica', dependencies: ['config', 'db', 'errors', 'metrics', 'redis'] })
