@@ -47,14 +47,15 @@ function anyLinked (err: unknown, test: (e: ErrorLike) => boolean): boolean {
   return false
 }
 
+/** One error's own code (SQLSTATE, Prisma's or Node's) or message, without the errors it links to. */
+function hasCodeOrMessage (e: ErrorLike, code: (value: string) => boolean, message: RegExp): boolean {
+  return [e.code, e.originalCode].some((value) => typeof value === 'string' && code(value)) ||
+    (typeof e.message === 'string' && message.test(e.message))
+}
+
 export function isDatabaseUnavailable (err: unknown): boolean {
-  return anyLinked(err, (e) => {
-    if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true
-    for (const code of [e.code, e.originalCode]) {
-      if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
-    }
-    return typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)
-  })
+  return anyLinked(err, (e) => (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) ||
+    hasCodeOrMessage(e, (code) => UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code), UNAVAILABLE_MESSAGE))
 }
 
 // Of those, the ones that come after a wait: the server took too long to
@@ -65,8 +66,7 @@ const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect|Query read time
 
 /** A failure after a timeout, as opposed to a connection refused or cut at once. */
 export function isTimeout (err: unknown): boolean {
-  return anyLinked(err, (e) => [e.code, e.originalCode].some((code) => typeof code === 'string' && TIMEOUT_CODES.has(code)) ||
-    (typeof e.message === 'string' && TIMEOUT_MESSAGE.test(e.message)))
+  return anyLinked(err, (e) => hasCodeOrMessage(e, (code) => TIMEOUT_CODES.has(code), TIMEOUT_MESSAGE))
 }
 
 // Fastify's own codes for body problems, in the contract's plainer words.

@@ -151,11 +151,10 @@ export default fp(async (app) => {
     if (![route.method].flat().includes('GET')) return
     const handler = route.handler
     route.handler = async function (this: FastifyInstance, request, reply) {
-      if (request.readTarget !== 'replica') return await handler.call(this, request, reply)
       try {
         return await handler.call(this, request, reply)
       } catch (err) {
-        if (!isDatabaseUnavailable(err) || isTimeout(err) || reply.sent) throw err
+        if (request.readTarget !== 'replica' || !isDatabaseUnavailable(err) || isTimeout(err) || reply.sent) throw err
         probe.markDown('a read on the replica lost its connection')
         request.readTarget = 'primary'
         reads.inc({ target: 'primary' })
