@@ -95,16 +95,26 @@ export class DashboardService {
       // survives between transactions, so neither a startup statement_timeout
       // nor a session-level lock would hold. The transaction-level lock
       // conflicts with session-level ones on the same key all the same.
-      await client.query('BEGIN')
-      await client.query(`SET LOCAL statement_timeout = ${DASHBOARD_REFRESH_TIMEOUT_MS}`)
-      if (options.wait) {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [DASHBOARD_REFRESH_LOCK])
-      } else {
-        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [DASHBOARD_REFRESH_LOCK])
-        if (rows[0]?.locked !== true) {
+      const begin = async (): Promise<void> => {
+        await client.query('BEGIN')
+        await client.query(`SET LOCAL statement_timeout = ${DASHBOARD_REFRESH_TIMEOUT_MS}`)
+      }
+      const locked = async (): Promise<boolean> =>
+        (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [DASHBOARD_REFRESH_LOCK])).rows[0]?.locked === true
+      await begin()
+      // The view's refreshed_at is now(), the time this transaction began. One
+      // that waited for another refresh began before that one committed, and
+      // would label newer figures with an older time (refreshedAt would step
+      // back). So a refresh that had to wait starts over in a new transaction.
+      while (!await locked()) {
+        if (!options.wait) {
           await client.query('ROLLBACK')
           return { refreshed: false, durationMs: performance.now() - started }
         }
+        // Wait for the refresh in progress to commit, then begin anew.
+        await client.query('SELECT pg_advisory_xact_lock($1)', [DASHBOARD_REFRESH_LOCK])
+        await client.query('ROLLBACK')
+        await begin()
       }
       await client.query('SELECT refresh_dashboard_analytics()')
       const { rows } = await client.query<{ refreshed_at: Date | null }>('SELECT max(refreshed_at) AS refreshed_at FROM dashboard_analytics')

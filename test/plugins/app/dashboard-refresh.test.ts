@@ -43,10 +43,18 @@ t.test('the refresh lock', async (t) => {
   const during = await as(app, member!, { method: 'GET', url: '/api/v1/dashboard' })
   t.equal(during.statusCode, 200, 'readers are not blocked by a waiting refresh')
 
+  // The holder refreshes too, in a transaction begun after the waiting one's:
+  // the view's time must still only move forward once that one has run.
+  await holder.query('BEGIN')
+  await holder.query('SELECT refresh_dashboard_analytics()')
+  await holder.query('COMMIT')
+  const holders = await refreshedAt(db.url)
   await holder.query('SELECT pg_advisory_unlock($1)', [DASHBOARD_REFRESH_LOCK])
   const done = await pending
   t.equal(done.statusCode, 200)
   t.ok(new Date(done.json().refreshedAt) > (frozen as Date), 'it refreshed once the lock was free')
+  t.ok(new Date(done.json().refreshedAt) > (holders as Date), 'its time is later than the refresh it waited for')
+  t.ok((await refreshedAt(db.url))! >= new Date(done.json().refreshedAt), "the view's time never steps back")
   t.type(done.json().durationMs, 'number')
   await until('periodic refreshes to resume', async () => (await refreshedAt(db.url))! > new Date(done.json().refreshedAt))
 })
