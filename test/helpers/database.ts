@@ -22,7 +22,7 @@ async function admin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 /** How long a drop lets the database's connections close on their own before it terminates the rest. */
-const CLOSING_GRACE_MS = 2000
+const CLOSING_GRACE_MS = 500
 
 export async function dropDatabase (name: string): Promise<void> {
   await admin(async (client) => {
